@@ -1,0 +1,207 @@
+/**
+ * The registry of engine adaptors, keyed by engine type string.
+ *
+ * @module
+ */
+
+import type { CallOptions, EngineClient } from "./engine_client.ts";
+
+/**
+ * Options every adaptor's `create` understands; adaptors add their own.
+ *
+ * @example
+ * ```ts
+ * import type { EngineOptions } from "@whalewatcher/whalewatcher";
+ * const options: EngineOptions = { pid: 1234, type: "podman.io" };
+ * ```
+ */
+export interface EngineOptions {
+  /** PID of the engine process, when the caller knows it (discovery does). */
+  pid?: number;
+  /** Engine type to report instead of the adaptor's own (e.g. `"podman.io"`). */
+  type?: string;
+  /** Adaptor-specific options. */
+  [option: string]: unknown;
+}
+
+/**
+ * What a successful probe learnt about the engine on an endpoint.
+ *
+ * @example
+ * ```ts
+ * import type { ProbeResult } from "@whalewatcher/whalewatcher";
+ * const found: ProbeResult = { type: "podman.io", version: "4.3.1" };
+ * ```
+ */
+export interface ProbeResult {
+  /** Engine type to report; defaults to the adaptor's type. */
+  type?: string;
+  /** Engine version, when the probe learnt it. */
+  version?: string;
+}
+
+/**
+ * An engine adaptor as registered: how to make clients of one engine type,
+ * and optionally how to recognize that engine on an endpoint and where it
+ * usually listens.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   type EngineAdapter,
+ *   type EngineClient,
+ * } from "@whalewatcher/whalewatcher";
+ *
+ * declare function connectMyEngine(endpoint?: string): EngineClient;
+ *
+ * const adapter: EngineAdapter = {
+ *   type: "example.org",
+ *   create: (endpoint) => connectMyEngine(endpoint),
+ *   socketPaths: ["/run/myengine.sock"],
+ * };
+ * ```
+ */
+export interface EngineAdapter {
+  /** Engine type string, such as `"docker.com"`. */
+  readonly type: string;
+  /** Makes a client for the endpoint (adaptor default when undefined). */
+  create(
+    endpoint?: string,
+    options?: EngineOptions,
+  ): EngineClient | Promise<EngineClient>;
+  /**
+   * Tells whether this adaptor's engine answers on `endpoint`: a result when
+   * it does, `null` when something else answers; rejects when the endpoint
+   * cannot be reached (permission denied, no such socket, timeout).
+   */
+  probe?(endpoint: string, options?: CallOptions): Promise<ProbeResult | null>;
+  /** Well-known socket paths of this engine, for discovery. */
+  readonly socketPaths?: readonly string[];
+  /** Executable names of this engine's processes, for discovery. */
+  readonly processNames?: readonly string[];
+}
+
+/**
+ * Raised for a registry lookup of an engine type nobody registered; the
+ * message names the registered types.
+ *
+ * @example
+ * ```ts
+ * import { EngineRegistry } from "@whalewatcher/whalewatcher";
+ * try {
+ *   new EngineRegistry().get("nope");
+ * } catch (err) {
+ *   console.log((err as Error).name); // UnknownEngineTypeError
+ * }
+ * ```
+ */
+export class UnknownEngineTypeError extends Error {
+  /** The engine type asked for. */
+  readonly type: string;
+  /** The engine types registered at the time. */
+  readonly known: readonly string[];
+
+  /** Makes the error for `type`, given the registered types. */
+  constructor(type: string, known: readonly string[]) {
+    super(
+      `unknown engine type "${type}": registered types are ${
+        known.length ? known.map((t) => `"${t}"`).join(", ") : "none"
+      }`,
+    );
+    this.name = "UnknownEngineTypeError";
+    this.type = type;
+    this.known = known;
+  }
+}
+
+/**
+ * Engine adaptors by engine type string. Built-in adaptors register
+ * themselves in {@linkcode engineRegistry} when their module is imported;
+ * third parties register theirs the same way.
+ *
+ * @example
+ * ```ts
+ * import { EngineRegistry, type EngineClient } from "@whalewatcher/whalewatcher";
+ *
+ * declare function connectMyEngine(endpoint?: string): EngineClient;
+ *
+ * const registry = new EngineRegistry();
+ * registry.register({ type: "example.org", create: connectMyEngine });
+ * console.log(registry.types()); // ["example.org"]
+ * ```
+ */
+export class EngineRegistry {
+  #adapters = new Map<string, EngineAdapter>();
+
+  /**
+   * Registers an adaptor under its type. Throws when the type is empty or
+   * already taken.
+   */
+  register(adapter: EngineAdapter): void {
+    const type = adapter?.type;
+    if (typeof type !== "string" || type === "") {
+      throw new TypeError("cannot register engine adaptor: its type is empty");
+    }
+    if (typeof adapter.create !== "function") {
+      throw new TypeError(
+        `cannot register engine adaptor "${type}": it has no create function`,
+      );
+    }
+    if (this.#adapters.has(type)) {
+      throw new Error(
+        `cannot register engine adaptor "${type}": the type is already registered (registered types are ${
+          this.types().map((t) => `"${t}"`).join(", ")
+        })`,
+      );
+    }
+    this.#adapters.set(type, adapter);
+  }
+
+  /** Removes the adaptor of a type; returns whether there was one. */
+  unregister(type: string): boolean {
+    return this.#adapters.delete(type);
+  }
+
+  /** Whether an adaptor is registered under `type`. */
+  has(type: string): boolean {
+    return this.#adapters.has(type);
+  }
+
+  /** The adaptor of `type`; throws {@linkcode UnknownEngineTypeError} when none. */
+  get(type: string): EngineAdapter {
+    const adapter = this.#adapters.get(type);
+    if (!adapter) throw new UnknownEngineTypeError(type, this.types());
+    return adapter;
+  }
+
+  /** The registered engine types, in registration order. */
+  types(): string[] {
+    return [...this.#adapters.keys()];
+  }
+
+  /** The registered adaptors, in registration order. */
+  adapters(): EngineAdapter[] {
+    return [...this.#adapters.values()];
+  }
+
+  /** Makes a client of the engine `type` for `endpoint`. */
+  async create(
+    type: string,
+    endpoint?: string,
+    options?: EngineOptions,
+  ): Promise<EngineClient> {
+    return await this.get(type).create(endpoint, options);
+  }
+}
+
+/**
+ * The registry that built-in adaptors register in and that discovery and
+ * {@linkcode EngineRegistry.create} use by default.
+ *
+ * @example
+ * ```ts
+ * import { engineRegistry } from "@whalewatcher/whalewatcher";
+ * console.log(engineRegistry.types());
+ * ```
+ */
+export const engineRegistry: EngineRegistry = new EngineRegistry();
