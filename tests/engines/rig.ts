@@ -23,15 +23,23 @@ export interface Rig {
 
 /** The rig from the environment; undefined when its engines are not up. */
 export function rig(): Rig | undefined {
-  const env = (name: string) => Deno.env.get(name) ?? "";
-  const dir = env("WW_RIG_DIR");
-  if (!dir) return undefined;
+  const r = rigFromEnv();
+  if (!r) return undefined;
   try {
-    Deno.statSync(env("WW_DOCKER_SOCK"));
-    Deno.statSync(env("WW_CONTAINERD_SOCK"));
+    Deno.statSync(r.dockerSocket);
+    Deno.statSync(r.containerdSocket);
   } catch {
     return undefined;
   }
+  return r;
+}
+
+// The rig's settings, whether or not its engines answer right now (a test
+// may have stopped one).
+function rigFromEnv(): Rig | undefined {
+  const env = (name: string) => Deno.env.get(name) ?? "";
+  const dir = env("WW_RIG_DIR");
+  if (!dir) return undefined;
   return {
     dir,
     dockerSocket: env("WW_DOCKER_SOCK"),
@@ -79,7 +87,7 @@ export function integrationTest(
 }
 
 function need(): Rig {
-  const r = rig();
+  const r = rigFromEnv();
   if (!r) throw new Error("the test rig is not up (WW_RIG_DIR unset)");
   return r;
 }

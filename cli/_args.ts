@@ -1,0 +1,107 @@
+// The one place the CLI parses flags: swapping node:util's parseArgs for
+// @std/cli later is a change of this file only.
+import { parseArgs } from "node:util";
+
+/** The CLI's settings, parsed and checked. */
+export interface CliArgs {
+  help: boolean;
+  json: boolean;
+  once: boolean;
+  sockets: string[];
+  engines: string[];
+  project?: string;
+  labels: LabelFilter[];
+  color: boolean;
+}
+
+/** A `--label KEY[=VALUE]` filter; without a value any value matches. */
+export interface LabelFilter {
+  key: string;
+  value?: string;
+}
+
+/** A flag the CLI does not understand, or a flag value it cannot use. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+export const USAGE = `whalewatcher: the alive containers of Docker, containerd and CRI engines, and their lifecycle events
+
+usage: deno task watch [options]
+
+options:
+  --socket PATH        watch the engine on this socket (repeatable); without it
+                       engines are discovered by well-known paths and processes
+  --engine TYPE        watch only engines of this type (repeatable), e.g.
+                       docker.com, containerd.io, cri, podman.io
+  --project NAME       only containers of this compose project ("" = none)
+  --label KEY[=VALUE]  only containers with this label (and value); repeatable
+  --json               one JSON object per line on stdout
+  --once               print the engines' containers, then exit
+  --no-color           no colors (also when NO_COLOR is set or not on a TTY)
+  -h, --help           this help
+`;
+
+/**
+ * Parses the command line; throws {@linkcode UsageError} for bad flags.
+ * `isTty` and `noColor` tell whether colors are wanted by default.
+ */
+export function parseCliArgs(
+  args: string[],
+  env: { isTty: boolean; noColor: boolean },
+): CliArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        help: { type: "boolean", short: "h" },
+        json: { type: "boolean" },
+        once: { type: "boolean" },
+        "no-color": { type: "boolean" },
+        socket: { type: "string", multiple: true },
+        engine: { type: "string", multiple: true },
+        project: { type: "string" },
+        label: { type: "string", multiple: true },
+      },
+    });
+  } catch (err) {
+    // node's messages start with a capital and mention internals; keep
+    // the gist and point at --help.
+    const message = (err as Error).message.replace(/^./, (c) =>
+      c.toLowerCase());
+    throw new UsageError(`${message} (see --help)`);
+  }
+  const v = parsed.values;
+  const sockets = (v.socket ?? []).map((s) => {
+    if (s.trim() === "") throw new UsageError("--socket needs a path");
+    return s;
+  });
+  const engines = (v.engine ?? []).map((e) => {
+    if (e.trim() === "") throw new UsageError("--engine needs an engine type");
+    return e;
+  });
+  const labels = (v.label ?? []).map((l): LabelFilter => {
+    const eq = l.indexOf("=");
+    const key = eq < 0 ? l : l.slice(0, eq);
+    if (key === "") {
+      throw new UsageError(`--label "${l}" has no key (use KEY or KEY=VALUE)`);
+    }
+    return eq < 0 ? { key } : { key, value: l.slice(eq + 1) };
+  });
+  return {
+    help: v.help ?? false,
+    json: v.json ?? false,
+    once: v.once ?? false,
+    sockets,
+    engines,
+    project: v.project,
+    labels,
+    color: !v["no-color"] && env.isTty && !env.noColor,
+  };
+}

@@ -1,0 +1,181 @@
+// CRI adaptor benchmark on the rig's containerd 1.7: 50 pods of 3 containers.
+// Figures: time from watch() to ready and the CRI calls made, against the
+// reference design's approach (one pod-sandbox list per container plus one
+// status per container). Run: deno bench -A tests/bench/cri_bench.ts
+// (with the rig up, e.g. through tests/engines/with_engines.sh).
+
+import * as grpc from "@grpc/grpc-js";
+import {
+  loadProtos,
+  type Message,
+  unaryCall,
+} from "../../adapters/_grpc/mod.ts";
+import { RUNTIME_V1_PROTO } from "../../protos/cri/_runtime_v1.ts";
+import { type CriClient, watchCri } from "../../adapters/cri/mod.ts";
+import { rig } from "../engines/rig.ts";
+
+const PODS = 50;
+const PER_POD = 3;
+const ROUNDS = 5;
+const SERVICE = "runtime.v1.RuntimeService";
+
+const DRIVER_PROTO = `syntax = "proto3";
+package runtime.v1;
+service RuntimeService {
+  rpc RunPodSandbox(RunPodSandboxRequest) returns (RunPodSandboxResponse) {}
+  rpc StopPodSandbox(PodSandboxId) returns (Empty) {}
+  rpc RemovePodSandbox(PodSandboxId) returns (Empty) {}
+  rpc CreateContainer(CreateContainerRequest) returns (CreateContainerResponse) {}
+  rpc StartContainer(ContainerId) returns (Empty) {}
+}
+message Empty {}
+message PodSandboxId { string pod_sandbox_id = 1; }
+message ContainerId { string container_id = 1; }
+message PodSandboxMetadata { string name = 1; string uid = 2; string namespace = 3; uint32 attempt = 4; }
+message NamespaceOption { int32 network = 1; int32 pid = 2; int32 ipc = 3; }
+message LinuxSandboxSecurityContext { NamespaceOption namespace_options = 1; }
+message LinuxPodSandboxConfig { LinuxSandboxSecurityContext security_context = 2; }
+message PodSandboxConfig { PodSandboxMetadata metadata = 1; string log_directory = 3; LinuxPodSandboxConfig linux = 8; }
+message RunPodSandboxRequest { PodSandboxConfig config = 1; }
+message RunPodSandboxResponse { string pod_sandbox_id = 1; }
+message ContainerMetadata { string name = 1; uint32 attempt = 2; }
+message ImageSpec { string image = 1; }
+message ContainerConfig { ContainerMetadata metadata = 1; ImageSpec image = 2; string log_path = 11; }
+message CreateContainerRequest { string pod_sandbox_id = 1; ContainerConfig config = 2; PodSandboxConfig sandbox_config = 3; }
+message CreateContainerResponse { string container_id = 1; }
+`;
+
+const driver = loadProtos({ "driver.proto": DRIVER_PROTO });
+const reading = loadProtos({ "runtime_v1.proto": RUNTIME_V1_PROTO });
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** The reference approach: per container a pod list and a verbose status. */
+async function reference(client: grpc.Client): Promise<number> {
+  let calls = 1;
+  const listed = await unaryCall(
+    client,
+    reading.method(SERVICE, "ListContainers"),
+    { filter: { state: { state: "CONTAINER_RUNNING" } } },
+  );
+  for (const c of listed.containers as Message[]) {
+    calls += 2;
+    const pods = await unaryCall(
+      client,
+      reading.method(SERVICE, "ListPodSandbox"),
+      {},
+    );
+    (pods.items as Message[]).find((p) => p.id === c.pod_sandbox_id);
+    const status = await unaryCall(
+      client,
+      reading.method(SERVICE, "ContainerStatus"),
+      { container_id: c.id, verbose: true },
+    );
+    JSON.parse(status.info.info).pid;
+  }
+  return calls;
+}
+
+const found = rig();
+if (!found) {
+  console.error("cri bench skipped: the rig's engines are not up");
+} else {
+  Deno.bench({
+    name: `cri: watch() to ready, ${PODS} pods x ${PER_POD} containers`,
+    n: 1,
+    warmup: 0,
+    async fn(b) {
+      const client = new grpc.Client(
+        `unix://${found.containerdSocket}`,
+        grpc.credentials.createInsecure(),
+      );
+      const call = (m: string, req: Message) =>
+        unaryCall(client, driver.method(SERVICE, m), req);
+      const pods: string[] = [];
+      try {
+        const setup = performance.now();
+        for (let p = 0; p < PODS; p++) {
+          const config = {
+            metadata: {
+              name: `bench-${p}`,
+              uid: `bench-uid-${p}`,
+              namespace: "bench",
+            },
+            log_directory: `${found.dir}/cri-bench-logs/${p}`,
+            linux: {
+              security_context: { namespace_options: { network: 2, pid: 1 } },
+            },
+          };
+          const pod = (await call("RunPodSandbox", { config })).pod_sandbox_id;
+          pods.push(pod);
+          await Promise.all(
+            Array.from({ length: PER_POD }, async (_, i) => {
+              const id = (await call("CreateContainer", {
+                pod_sandbox_id: pod,
+                config: {
+                  metadata: { name: `c${i}` },
+                  image: { image: found.ctrImage },
+                  log_path: `c${i}.log`,
+                },
+                sandbox_config: config,
+              })).container_id;
+              await call("StartContainer", { container_id: id });
+            }),
+          );
+        }
+        console.log(
+          `setup: ${PODS} pods, ${PODS * PER_POD} containers in ${
+            ((performance.now() - setup) / 1000).toFixed(1)
+          } s`,
+        );
+
+        const times: number[] = [];
+        let calls = 0, size = 0;
+        b.start();
+        for (let round = 0; round < ROUNDS; round++) {
+          const watcher = watchCri(found.containerdSocket);
+          const ac = new AbortController();
+          const t0 = performance.now();
+          const watching = watcher.watch(ac.signal);
+          await watcher.ready;
+          times.push(performance.now() - t0);
+          calls = (watcher.engine as CriClient).stats.calls;
+          size = watcher.portfolio.size;
+          ac.abort();
+          await watching.catch(() => {});
+          await watcher.close();
+        }
+        b.end();
+        const refTimes: number[] = [];
+        let refCalls = 0;
+        for (let round = 0; round < ROUNDS; round++) {
+          const t0 = performance.now();
+          refCalls = await reference(client);
+          refTimes.push(performance.now() - t0);
+        }
+        console.log(
+          `whalewatcher cri: ready in ${
+            median(times).toFixed(1)
+          } ms (median of ${ROUNDS}), ` +
+            `${calls} CRI calls, ${size} containers incl. sandboxes`,
+        );
+        console.log(
+          `reference (pod list + status per container, sequential): ${
+            median(refTimes).toFixed(1)
+          } ms, ${refCalls} CRI calls, containers only`,
+        );
+      } finally {
+        for (const pod of pods) {
+          await call("StopPodSandbox", { pod_sandbox_id: pod }).catch(() => {});
+          await call("RemovePodSandbox", { pod_sandbox_id: pod }).catch(
+            () => {},
+          );
+        }
+        client.close();
+      }
+    },
+  });
+}

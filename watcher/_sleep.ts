@@ -1,0 +1,20 @@
+// Abortable sleep for the watcher's backoff (internal).
+
+/**
+ * Waits `ms` milliseconds; rejects with the signal's reason as soon as the
+ * signal aborts, clearing its timer so that no timer outlives the wait.
+ */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
