@@ -33,5 +33,4 @@ export {
   type CriOptions,
   type CriStats,
   watchCri,
-  type WatchCriOptions,
 } from "./adapters/cri/mod.ts";
