@@ -93,7 +93,7 @@ start_dockerd() {
     --pidfile "$DIR/dockerd.pid" \
     -H "unix://$DIR/docker.sock" \
     --bridge=none --iptables=false --ip-masq=false --ip6tables=false \
-    --userland-proxy=false --log-level=warn \
+    --userland-proxy=false --live-restore --log-level=warn \
     >>"$DIR/dockerd.log" 2>&1 </dev/null &
   # dockerd writes its own pidfile (and refuses to start over an existing one)
   wait_for 30 curl -sf --unix-socket "$DIR/docker.sock" http://d/_ping || {
@@ -148,16 +148,21 @@ kill_tasks() {
   done
 }
 
+# Kills this rig's shims and, first, the container processes they started
+# (their children), so that nothing of the rig outlives it.
 kill_shims() {
-  local pids
-  pids=$(pgrep -f -- "-address $DIR/containerd.sock" || true)
-  [ -z "$pids" ] && return 0
+  local shims kids
+  shims=$(pgrep -f -- "-address $DIR/containerd.sock" || true)
+  [ -z "$shims" ] && return 0
+  kids=$(for s in $shims; do pgrep -P "$s" || true; done)
   # shellcheck disable=SC2086
-  kill -s TERM $pids 2>/dev/null || true
+  [ -n "$kids" ] && kill -s KILL $kids 2>/dev/null || true
+  # shellcheck disable=SC2086
+  kill -s TERM $shims 2>/dev/null || true
   sleep 0.3
-  pids=$(pgrep -f -- "-address $DIR/containerd.sock" || true)
+  shims=$(pgrep -f -- "-address $DIR/containerd.sock" || true)
   # shellcheck disable=SC2086
-  [ -n "$pids" ] && kill -s KILL $pids 2>/dev/null || true
+  [ -n "$shims" ] && kill -s KILL $shims 2>/dev/null || true
 }
 
 unmount_all() {

@@ -1,0 +1,368 @@
+/**
+ * The Docker engine client (also serving podman's Docker-compatible API),
+ * built on dockerode.
+ *
+ * @module
+ */
+
+import * as http from "node:http";
+import Docker from "dockerode";
+import {
+  type CallOptions,
+  type Container,
+  type ContainerEvent,
+  type EngineClient,
+  type EngineOptions,
+  isProcesslessContainerError,
+  newContainer,
+  ProcesslessContainerError,
+  type RucksackPacker,
+} from "../../engineclient/mod.ts";
+import { EVENT_ACTIONS, EventLineDecoder } from "./_event_decoder.ts";
+import { type DockerEndpoint, parseDockerEndpoint } from "./endpoint.ts";
+
+/**
+ * The label the Docker adaptor adds (value `"true"`) to privileged
+ * containers.
+ *
+ * @example
+ * ```ts
+ * import { PRIVILEGED_LABEL } from "@whalewatcher/whalewatcher/docker";
+ * console.log(PRIVILEGED_LABEL); // "whalewatcher/privileged"
+ * ```
+ */
+export const PRIVILEGED_LABEL = "whalewatcher/privileged";
+
+/**
+ * Options of {@linkcode DockerClient}.
+ *
+ * @example
+ * ```ts
+ * import type { DockerOptions } from "@whalewatcher/whalewatcher/docker";
+ * const options: DockerOptions = { inspectConcurrency: 16 };
+ * ```
+ */
+export interface DockerOptions extends EngineOptions {
+  /** How many containers `list` inspects at once; default 8. */
+  inspectConcurrency?: number;
+  /** Picks extra data out of Docker's inspection for each container. */
+  packer?: RucksackPacker;
+  /**
+   * Whether exit/pause events carry the compose label reliably; podman's
+   * may not, then their project is resolved by the watcher. Default: true
+   * unless the type is `"podman.io"`.
+   */
+  eventsHaveLabels?: boolean;
+}
+
+/** What Docker's container inspection says, as far as we read it. */
+interface Inspection {
+  Id: string;
+  Name?: string;
+  State?: { Running?: boolean; Paused?: boolean; Pid?: number };
+  Config?: { Labels?: Record<string, string> | null };
+  HostConfig?: { Privileged?: boolean };
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { statusCode?: number })?.statusCode;
+}
+
+function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() =>
+      signal.removeEventListener("abort", onAbort)
+    );
+  });
+}
+
+/**
+ * An {@linkcode EngineClient} for Docker's API (dockerd, and podman's
+ * Docker-compatible service), registered as `"docker.com"`.
+ *
+ * @example
+ * ```ts ignore
+ * import { DockerClient } from "@whalewatcher/whalewatcher/docker";
+ * const docker = new DockerClient("/run/docker.sock");
+ * console.log(await docker.list());
+ * await docker.close();
+ * ```
+ */
+export class DockerClient implements EngineClient {
+  /** Engine type: `"docker.com"` unless overridden (e.g. `"podman.io"`). */
+  readonly type: string;
+  /** The endpoint: socket path or URL. */
+  readonly api: string;
+  /** PID of the engine process when known, else 0. */
+  readonly pid: number;
+  /** The dockerode client. */
+  readonly client: Docker;
+  /** Event lines skipped as malformed or unexpected. */
+  get skippedEvents(): number {
+    return this.#skipped;
+  }
+
+  #endpoint: DockerEndpoint;
+  #agent: http.Agent;
+  #concurrency: number;
+  #packer?: RucksackPacker;
+  #eventsHaveLabels: boolean;
+  #info?: Promise<{ ID?: string; ServerVersion?: string }>;
+  #skipped = 0;
+  #closed = false;
+  #streams = new Set<AbortController>();
+
+  /** Makes a client for `endpoint` (default `DOCKER_HOST` or the default socket). */
+  constructor(endpoint?: string, options: DockerOptions = {}) {
+    this.#endpoint = parseDockerEndpoint(endpoint);
+    this.api = this.#endpoint.api;
+    this.type = options.type ?? "docker.com";
+    this.pid = options.pid ?? 0;
+    this.#concurrency = Math.max(1, options.inspectConcurrency ?? 8);
+    this.#packer = options.packer;
+    this.#eventsHaveLabels = options.eventsHaveLabels ??
+      (this.type !== "podman.io");
+    // Our own agent, so close() can end every kept-alive socket.
+    this.#agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+    const ep = this.#endpoint;
+    this.client = new Docker({
+      socketPath: ep.socketPath,
+      host: ep.host,
+      port: ep.port,
+      protocol: ep.protocol,
+      ca: ep.ca,
+      cert: ep.cert,
+      key: ep.key,
+      agent: this.#agent,
+    } as Docker.DockerOptions);
+  }
+
+  /** Lists running and paused containers, inspecting them concurrently. */
+  async list(options: CallOptions = {}): Promise<Container[]> {
+    const { signal } = options;
+    let summaries: Docker.ContainerInfo[];
+    try {
+      summaries = await this.client.listContainers({
+        filters: { status: ["running", "paused"] },
+        abortSignal: signal,
+      } as Docker.ContainerListOptions);
+    } catch (err) {
+      throw this.#fail("cannot list containers", err, signal);
+    }
+    const result: (Container | undefined)[] = new Array(summaries.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < summaries.length) {
+        const i = next++;
+        try {
+          result[i] = await this.inspect(summaries[i].Id, { signal });
+        } catch (err) {
+          if (!isProcesslessContainerError(err)) throw err;
+        }
+      }
+    };
+    const workers = [];
+    for (let w = 0; w < Math.min(this.#concurrency, summaries.length); w++) {
+      workers.push(worker());
+    }
+    await Promise.all(workers);
+    return result.filter((c): c is Container => c !== undefined);
+  }
+
+  /** Inspects one container by name or ID. */
+  async inspect(
+    nameOrId: string,
+    options: CallOptions = {},
+  ): Promise<Container> {
+    const { signal } = options;
+    let inspection: Inspection;
+    try {
+      inspection = await this.client.getContainer(nameOrId).inspect(
+        { abortSignal: signal } as Docker.ContainerInspectOptions,
+      ) as Inspection;
+    } catch (err) {
+      if (statusOf(err) === 404) {
+        throw new ProcesslessContainerError(nameOrId, {
+          engine: this.type,
+          cause: err,
+        });
+      }
+      throw this.#fail(`cannot inspect container "${nameOrId}"`, err, signal);
+    }
+    const state = inspection.State ?? {};
+    const pid = state.Pid ?? 0;
+    if (!state.Running || pid <= 0) {
+      throw new ProcesslessContainerError(nameOrId, { engine: this.type });
+    }
+    const labels: Record<string, string> = { ...inspection.Config?.Labels };
+    if (inspection.HostConfig?.Privileged) labels[PRIVILEGED_LABEL] = "true";
+    const init = {
+      id: inspection.Id,
+      name: (inspection.Name ?? inspection.Id).replace(/^\//, ""),
+      labels,
+      pid,
+      paused: state.Paused ?? false,
+    };
+    if (!this.#packer) return newContainer(init);
+    const rucksack = this.#packer.pack(
+      newContainer({ ...init, labels: { ...labels } }),
+      inspection,
+    );
+    return newContainer({ ...init, rucksack });
+  }
+
+  /** Subscribes to container start, die, pause and unpause events. */
+  async lifecycleEvents(
+    options: CallOptions = {},
+  ): Promise<AsyncIterable<ContainerEvent>> {
+    if (this.#closed) {
+      throw new Error(`docker client for "${this.api}" is closed`);
+    }
+    const outer = options.signal;
+    const controller = new AbortController();
+    const onOuterAbort = () => controller.abort(outer?.reason);
+    if (outer?.aborted) throw outer.reason;
+    outer?.addEventListener("abort", onOuterAbort, { once: true });
+    this.#streams.add(controller);
+    const cleanup = () => {
+      outer?.removeEventListener("abort", onOuterAbort);
+      this.#streams.delete(controller);
+    };
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = await this.client.getEvents({
+        filters: { type: ["container"], event: [...EVENT_ACTIONS] },
+        abortSignal: controller.signal,
+      } as Docker.GetEventsOptions) as NodeJS.ReadableStream;
+    } catch (err) {
+      cleanup();
+      throw this.#fail("cannot subscribe to events", err, controller.signal);
+    }
+    const decoder = new EventLineDecoder({
+      projectFromLabels: this.#eventsHaveLabels,
+    });
+    const queue: ContainerEvent[] = [];
+    let head = 0;
+    let failure: unknown;
+    let done = false;
+    let wake: (() => void) | undefined;
+    const notify = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const finish = (err?: unknown) => {
+      if (done) return;
+      done = true;
+      // An abort (ours or the caller's) ends quietly; anything else is loss.
+      if (!controller.signal.aborted) {
+        failure = err ??
+          new Error(`docker event stream of "${this.api}" ended`);
+      }
+      this.#skipped += decoder.skipped;
+      decoder.skipped = 0;
+      cleanup();
+      notify();
+    };
+    stream.on("data", (chunk: Uint8Array | string) => {
+      if (done) return;
+      const before = decoder.skipped;
+      for (const e of decoder.push(chunk)) queue.push(e);
+      if (decoder.skipped !== before) {
+        this.#skipped += decoder.skipped;
+        decoder.skipped = 0;
+      }
+      notify();
+    });
+    stream.on("error", (err: Error) => finish(err));
+    stream.on("end", () => finish());
+    stream.on("close", () => finish());
+    controller.signal.addEventListener("abort", () => {
+      (stream as unknown as { destroy?: () => void }).destroy?.();
+      finish();
+    }, { once: true });
+
+    const api = this.api;
+    const iterator: AsyncIterableIterator<ContainerEvent> = {
+      async next(): Promise<IteratorResult<ContainerEvent>> {
+        while (true) {
+          if (head < queue.length) {
+            const value = queue[head++];
+            if (head > 1024 && head * 2 > queue.length) {
+              queue.splice(0, head);
+              head = 0;
+            }
+            return { value, done: false };
+          }
+          if (done) {
+            if (failure !== undefined) {
+              const err = failure;
+              failure = undefined;
+              throw new Error(
+                `lost the docker event stream of "${api}": ${
+                  (err as Error)?.message ?? err
+                }`,
+                { cause: err },
+              );
+            }
+            return { value: undefined, done: true };
+          }
+          await new Promise<void>((resolve) => wake = resolve);
+        }
+      },
+      return(): Promise<IteratorResult<ContainerEvent>> {
+        controller.abort();
+        queue.length = 0;
+        head = 0;
+        failure = undefined;
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+    return iterator;
+  }
+
+  #engineInfo(
+    signal?: AbortSignal,
+  ): Promise<{ ID?: string; ServerVersion?: string }> {
+    const info = this.#info ?? this.client.info().catch((err: unknown) => {
+      this.#info = undefined;
+      throw this.#fail("cannot read engine info", err);
+    });
+    this.#info = info;
+    return abortable(info, signal);
+  }
+
+  /** The engine's ID (Docker's `/info` ID). */
+  async id(options: CallOptions = {}): Promise<string> {
+    return (await this.#engineInfo(options.signal)).ID ?? "";
+  }
+
+  /** The engine's version (Docker's `/info` ServerVersion). */
+  async version(options: CallOptions = {}): Promise<string> {
+    return (await this.#engineInfo(options.signal)).ServerVersion ?? "";
+  }
+
+  /** Ends every event stream and closes the kept-alive sockets. */
+  close(): Promise<void> {
+    this.#closed = true;
+    for (const c of this.#streams) c.abort();
+    this.#streams.clear();
+    this.#agent.destroy();
+    return Promise.resolve();
+  }
+
+  #fail(what: string, err: unknown, signal?: AbortSignal): unknown {
+    if (signal?.aborted) return signal.reason;
+    const message = (err as Error)?.message ?? String(err);
+    return new Error(`${what} of docker engine "${this.api}": ${message}`, {
+      cause: err,
+    });
+  }
+}
