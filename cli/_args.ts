@@ -28,7 +28,8 @@ export class UsageError extends Error {
   }
 }
 
-export const USAGE = `whalewatcher: the alive containers of Docker, containerd and CRI engines, and their lifecycle events
+export const USAGE =
+  `whalewatcher: the alive containers of Docker, containerd and CRI engines, and their lifecycle events
 
 usage: deno task watch [options]
 
@@ -73,8 +74,10 @@ export function parseCliArgs(
   } catch (err) {
     // node's messages start with a capital and mention internals; keep
     // the gist and point at --help.
-    const message = (err as Error).message.replace(/^./, (c) =>
-      c.toLowerCase());
+    const message = (err as Error).message.replace(
+      /^./,
+      (c) => c.toLowerCase(),
+    );
     throw new UsageError(`${message} (see --help)`);
   }
   const v = parsed.values;

@@ -127,7 +127,9 @@ export class Output {
       );
       for (const c of list) {
         this.#out(
-          `    ${c.name}  ${this.#paint(ANSI.dim, shortId(c.id))}  PID ${c.pid}${
+          `    ${c.name}  ${
+            this.#paint(ANSI.dim, shortId(c.id))
+          }  PID ${c.pid}${
             c.paused ? "  " + this.#paint(ANSI.yellow, "paused") : ""
           }`,
         );

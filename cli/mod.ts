@@ -116,6 +116,7 @@ async function run(
     explicitOnly: cli.sockets.length > 0,
     signal: stop,
   });
+  for (const warning of found.warnings) output.note(`whalewatcher: ${warning}`);
   for (const rejected of found.rejected) {
     // Explicit sockets that fail are errors; discovered candidates that do
     // not answer are common (stale paths) and only noted.
@@ -132,10 +133,14 @@ async function run(
   if (engines.length === 0) {
     output.note(
       `whalewatcher: no container engine found${
-        cli.sockets.length ? "" : ` (tried ${
-          found.rejected.map((r) => `${r.endpoint}: ${r.message}`).join("; ") ||
-          "no candidates"
-        })`
+        cli.sockets.length
+          ? ""
+          : ` (tried ${
+            found.rejected.map((r) => `${r.endpoint}: ${r.message}`).join(
+              "; ",
+            ) ||
+            "no candidates"
+          })`
       }`,
     );
     return 1;
@@ -191,7 +196,7 @@ async function follow(
   const onStop = () => abort.abort();
   stop.addEventListener("abort", onStop, { once: true });
   const watching = watcher.watch(abort.signal).catch((error) => error);
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const timeout = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), ONCE_TIMEOUT_MS);

@@ -177,7 +177,7 @@ case "$cmd" in
 start)
   [ "$(id -u)" = 0 ] || { log "must run as root"; exit 1; }
   bash "$HERE/install.sh"
-  DIR=$(mktemp -d /tmp/ww-rig.XXXXXX)
+  DIR=$(mktemp -d /run/ww-rig.XXXXXX)
   chmod 755 "$DIR"
   t0=$SECONDS
   write_config
@@ -193,7 +193,7 @@ start)
 stop)
   DIR=${WW_RIG_DIR:?WW_RIG_DIR is not set}
   [ -d "$DIR" ] || exit 0
-  case "$DIR" in /tmp/ww-rig.*) ;; *) log "refusing to remove $DIR"; exit 1 ;; esac
+  case "$DIR" in /run/ww-rig.* | /tmp/ww-rig.*) ;; *) log "refusing to remove $DIR"; exit 1 ;; esac
   if alive "$(pid_of "$DIR/dockerd.pid")"; then
     docker_ ps -aq 2>/dev/null | xargs -r docker -H "unix://$DIR/docker.sock" rm -f >/dev/null 2>&1 || true
   fi
