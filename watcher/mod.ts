@@ -27,3 +27,21 @@ export {
 export { createWatcher, type CreateWatcherOptions } from "./create_watcher.ts";
 export { backoffDelay, type BackoffOptions } from "./backoff.ts";
 export { SubscriberOverflowError, WatcherClosedError } from "./errors.ts";
+export {
+  type CandidateSource,
+  discoverEngines,
+  type DiscoveryOptions,
+  type DiscoveryResult,
+  type EngineCandidate,
+  engineCandidates,
+  type FoundEngine,
+  type RejectedCandidate,
+  type RejectionReason,
+} from "./discovery.ts";
+export {
+  type EngineRef,
+  Fleet,
+  type FleetContainer,
+  type FleetEvent,
+  type FleetOptions,
+} from "./fleet.ts";

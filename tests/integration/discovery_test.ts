@@ -1,0 +1,107 @@
+// Discovery and the fleet against the rig's engines, whose sockets are at
+// non-standard paths: only the process scan can find them.
+import { assert, assertEquals } from "../_assert.ts";
+import "../../mod.ts";
+import "../../adapters/docker/mod.ts";
+import { discoverEngines, Fleet } from "../../watcher/mod.ts";
+import {
+  containerdPid,
+  docker,
+  dockerdPid,
+  integrationTest,
+  startEngine,
+  stopEngine,
+  waitFor,
+} from "../engines/rig.ts";
+
+integrationTest(
+  "discovery: finds the rig's dockerd, containerd and CRI by process scan, with their PIDs",
+  async (rig) => {
+    const { engines, warnings } = await discoverEngines();
+    assertEquals(warnings, []);
+    const at = (type: string, endpoint: string) =>
+      engines.find((e) => e.type === type && e.endpoint === endpoint);
+    const dockerd = at("docker.com", rig.dockerSocket);
+    assert(dockerd, `dockerd not found in ${JSON.stringify(engines)}`);
+    assertEquals(dockerd.pid, dockerdPid());
+    assertEquals(dockerd.source, "process");
+    const containerd = at("containerd.io", rig.containerdSocket);
+    assert(containerd, "containerd not found");
+    assertEquals(containerd.pid, containerdPid());
+    const cri = at("cri", rig.containerdSocket);
+    assert(cri, "CRI not found on the containerd socket");
+    assertEquals(cri.pid, containerdPid());
+    // No ttrpc or shim sockets were taken for engines.
+    assert(engines.every((e) => !e.endpoint.endsWith(".ttrpc")));
+  },
+);
+
+integrationTest(
+  "discovery: with explicit endpoints only, nothing else is probed",
+  async (rig) => {
+    const found = await discoverEngines({
+      endpoints: [rig.dockerSocket],
+      explicitOnly: true,
+    });
+    assertEquals(found.engines.map((e) => [e.type, e.endpoint]), [
+      ["docker.com", rig.dockerSocket],
+    ]);
+    assertEquals(found.rejected, []);
+  },
+);
+
+integrationTest(
+  "fleet: watches every engine; a stopped engine is dropped with exited events and picked up again when it returns",
+  async (rig) => {
+    const id = await docker(
+      "run",
+      "-d",
+      "--name",
+      `fleet-${crypto.randomUUID().slice(0, 8)}`,
+      rig.image,
+    );
+    try {
+      await using fleet = new Fleet({ probeTimeoutMs: 1000 });
+      await fleet.ready;
+      const types = fleet.engines().filter((e) =>
+        e.engine.api === rig.dockerSocket ||
+        e.engine.api === rig.containerdSocket
+      ).map((e) => e.engine.type).sort();
+      assertEquals(types, ["containerd.io", "cri", "docker.com"]);
+      const mine = fleet.containers().find((c) => c.container.id === id);
+      assert(mine, "docker container missing from the fleet");
+      assertEquals(mine.engine.type, "docker.com");
+      assertEquals(mine.engine.pid, dockerdPid());
+
+      const events: { type: string; id: string; engine: string }[] = [];
+      const sub = fleet.events();
+      const reading = (async () => {
+        for await (const e of sub) {
+          events.push({ type: e.type, id: e.id, engine: e.engine.type });
+        }
+      })();
+      try {
+        await stopEngine("dockerd");
+        await fleet.rediscover();
+        assert(!fleet.engines().some((e) => e.engine.api === rig.dockerSocket));
+        assert(events.some((e) => e.type === "exited" && e.id === id));
+        await startEngine("dockerd");
+        await fleet.rediscover();
+        await waitFor(
+          () => events.some((e) => e.type === "started" && e.id === id),
+          { what: "started event of the returned dockerd's container" },
+        );
+        assertEquals(
+          events.filter((e) => e.id === id).map((e) => `${e.type}@${e.engine}`),
+          ["exited@docker.com", "started@docker.com"],
+        );
+      } finally {
+        await startEngine("dockerd");
+        await fleet.close();
+        await reading;
+      }
+    } finally {
+      await docker("rm", "-f", id);
+    }
+  },
+);

@@ -1,0 +1,221 @@
+// Discovery on a fake procfs tree and with fake adaptors: the
+// /proc/net/unix parser, the process scan, dedup of linked paths, probing.
+import { assert, assertEquals } from "../_assert.ts";
+import {
+  isApiSocketPath,
+  parseNetUnix,
+  scanEngineProcesses,
+} from "../../watcher/_procfs.ts";
+import { discoverEngines, engineCandidates } from "../../watcher/discovery.ts";
+import { EngineRegistry } from "../../engineclient/mod.ts";
+
+const NET_UNIX = `Num       RefCount Protocol Flags    Type St Inode Path
+0000000000000000: 00000002 00000000 00010000 0001 01 1001 /run/eng/api.sock
+0000000000000000: 00000002 00000000 00010000 0001 01 1002 /run/eng/api.sock.ttrpc
+0000000000000000: 00000003 00000000 00000000 0001 03 1003 /run/eng/api.sock
+0000000000000000: 00000002 00000000 00010000 0001 01 1004 @abstract
+0000000000000000: 00000002 00000000 00010000 0001 01 1005
+0000000000000000: 00000002 00000000 00010000 0001 01 1006 /run/other/with space.sock
+garbage line
+0000000000000000: 00000002 00000000 00010000 0001 01 1007 /run/containerd/s/abcdef
+`;
+
+Deno.test("procfs: /proc/net/unix parser keeps listening path sockets only", () => {
+  assertEquals(parseNetUnix(NET_UNIX), [
+    { inode: 1001, path: "/run/eng/api.sock" },
+    { inode: 1002, path: "/run/eng/api.sock.ttrpc" },
+    { inode: 1006, path: "/run/other/with space.sock" },
+    { inode: 1007, path: "/run/containerd/s/abcdef" },
+  ]);
+  assertEquals(parseNetUnix(""), []);
+});
+
+Deno.test("procfs: API socket paths skip ttrpc, debug, shim and libnetwork sockets", () => {
+  assert(isApiSocketPath("/run/containerd/containerd.sock"));
+  assert(isApiSocketPath("/run/docker.sock"));
+  assert(!isApiSocketPath("/run/containerd/containerd.sock.ttrpc"));
+  assert(!isApiSocketPath("/run/containerd/debug.sock"));
+  assert(!isApiSocketPath("/run/containerd/s/0123abcd"));
+  assert(!isApiSocketPath("/var/run/docker/libnetwork/1234.sock"));
+  assert(!isApiSocketPath("/run/docker/metrics.sock"));
+});
+
+/** A fake procfs: processes with comm, fd links to sockets, net/unix, root. */
+async function fakeProc(
+  dir: string,
+  processes: {
+    pid: number;
+    comm: string;
+    inodes: number[];
+    netUnix: string;
+    root?: string;
+  }[],
+) {
+  const proc = `${dir}/proc`;
+  await Deno.mkdir(`${proc}/self`, { recursive: true });
+  await Deno.symlink("/", `${proc}/self/root`);
+  for (const p of processes) {
+    const base = `${proc}/${p.pid}`;
+    await Deno.mkdir(`${base}/fd`, { recursive: true });
+    await Deno.mkdir(`${base}/net`, { recursive: true });
+    await Deno.writeTextFile(`${base}/comm`, p.comm + "\n");
+    await Deno.writeTextFile(`${base}/net/unix`, p.netUnix);
+    await Deno.symlink(p.root ?? "/", `${base}/root`);
+    let fd = 3;
+    for (const inode of p.inodes) {
+      await Deno.symlink(`socket:[${inode}]`, `${base}/fd/${fd++}`);
+    }
+    await Deno.symlink("/dev/null", `${base}/fd/0`);
+  }
+  return proc;
+}
+
+Deno.test("procfs: the scan finds engine processes and their listening API sockets, through the root of containerized ones", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const containerRoot = `${dir}/ctr-root`;
+    await Deno.mkdir(containerRoot);
+    const proc = await fakeProc(dir, [
+      {
+        pid: 10,
+        comm: "containerd",
+        inodes: [1001, 1002, 1003],
+        netUnix: NET_UNIX,
+      },
+      { pid: 11, comm: "bash", inodes: [1001], netUnix: NET_UNIX },
+      {
+        pid: 12,
+        comm: "dockerd",
+        inodes: [2001],
+        netUnix:
+          "h\n0: 00000002 00000000 00010000 0001 01 2001 /var/run/docker.sock\n",
+        root: containerRoot,
+      },
+    ]);
+    const found = await scanEngineProcesses(
+      new Set(["containerd", "dockerd"]),
+      {
+        procRoot: proc,
+      },
+    );
+    found.sort((a, b) => a.pid - b.pid);
+    assertEquals(found, [
+      { pid: 10, name: "containerd", sockets: ["/run/eng/api.sock"] },
+      {
+        pid: 12,
+        name: "dockerd",
+        sockets: [`${proc}/12/root/var/run/docker.sock`],
+      },
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("discovery: linked paths are one socket; explicit first; the process scan adds the PID", async () => {
+  const dir = await Deno.makeTempDir();
+  const listener = Deno.listen({ transport: "unix", path: `${dir}/real.sock` });
+  try {
+    await Deno.symlink(dir, `${dir}/link`);
+    const real = `${dir}/real.sock`;
+    const proc = await fakeProc(dir, []);
+    // The process scan sees the socket under its real path.
+    const inode = (await Deno.stat(real)).ino!;
+    await Deno.mkdir(`${proc}/77/fd`, { recursive: true });
+    await Deno.mkdir(`${proc}/77/net`, { recursive: true });
+    await Deno.writeTextFile(`${proc}/77/comm`, "myengine\n");
+    await Deno.symlink(`socket:[${inode}]`, `${proc}/77/fd/3`);
+    await Deno.symlink("/", `${proc}/77/root`);
+    await Deno.writeTextFile(
+      `${proc}/77/net/unix`,
+      `h\n0: 00000002 00000000 00010000 0001 01 ${inode} ${real}\n`,
+    );
+    const registry = new EngineRegistry();
+    registry.register({
+      type: "example.org",
+      create: () => {
+        throw new Error("not used");
+      },
+      socketPaths: [`${dir}/link/real.sock`],
+      processNames: ["myengine"],
+    });
+    const env = (name: string) =>
+      name === "DOCKER_HOST" ? `unix://${dir}/link/real.sock` : undefined;
+    const candidates = await engineCandidates({
+      endpoints: [`${dir}/link/./real.sock`],
+      registry,
+      procRoot: proc,
+      env,
+    });
+    assertEquals(candidates, [
+      { endpoint: `${dir}/link/./real.sock`, source: "explicit", pid: 77 },
+    ]);
+    // Explicit only: nothing else is even looked at.
+    assertEquals(
+      await engineCandidates({
+        endpoints: [`${dir}/nothing.sock`],
+        explicitOnly: true,
+        registry,
+        procRoot: proc,
+        env,
+      }),
+      [{ endpoint: `${dir}/nothing.sock`, source: "explicit", pid: 0 }],
+    );
+  } finally {
+    listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("discovery: probes classify candidates; one socket may serve two types", async () => {
+  const registry = new EngineRegistry();
+  const create = () => {
+    throw new Error("not used");
+  };
+  registry.register({
+    type: "a.example",
+    create,
+    probe: (ep) =>
+      Promise.resolve(ep.endsWith("both.sock") ? { version: "1" } : null),
+  });
+  registry.register({
+    type: "b.example",
+    create,
+    probe: (ep) => {
+      if (ep.endsWith("denied.sock")) {
+        return Promise.reject(new Error(`connect EACCES ${ep}`));
+      }
+      if (ep.endsWith("slow.sock")) return new Promise(() => {});
+      return Promise.resolve(
+        ep.endsWith("both.sock") ? { type: "b.alias" } : null,
+      );
+    },
+  });
+  const found = await discoverEngines({
+    endpoints: [
+      "/x/both.sock",
+      "/x/none.sock",
+      "/x/denied.sock",
+      "/x/slow.sock",
+    ],
+    explicitOnly: true,
+    registry,
+    probeTimeoutMs: 50,
+  });
+  assertEquals(
+    found.engines.map((e) => [e.type, e.adapter, e.endpoint, e.version]),
+    [
+      ["a.example", "a.example", "/x/both.sock", "1"],
+      ["b.alias", "b.example", "/x/both.sock", undefined],
+    ],
+  );
+  assertEquals(
+    found.rejected.map((r) => [r.endpoint, r.reason]),
+    [
+      ["/x/none.sock", "not-an-engine"],
+      ["/x/denied.sock", "permission-denied"],
+      ["/x/slow.sock", "timeout"],
+    ],
+  );
+  assert(found.rejected[1].message.includes("/x/denied.sock"));
+});
