@@ -22,6 +22,13 @@
 export * from "./engineclient/mod.ts";
 export * from "./watcher/mod.ts";
 export {
+  DockerClient,
+  type DockerOptions,
+  PRIVILEGED_LABEL,
+  watchDocker,
+  type WatchDockerOptions,
+} from "./adapters/docker/mod.ts";
+export {
   ContainerdClient,
   type ContainerdOptions,
   watchContainerd,
