@@ -73,3 +73,27 @@ export function toContainerEvent(
     timestamp: timestampMs(envelope.timestamp),
   };
 }
+
+/**
+ * Decodes a task event envelope with `decode` (the proto decoder): the
+ * container event; `undefined` for envelopes that are none (other topics,
+ * exec exits); `null` for an undecodable or malformed one, which the caller
+ * counts.
+ */
+export function decodeTaskEnvelope(
+  envelope: Message,
+  decode: (type: string, bytes: Uint8Array) => Message,
+): ContainerEvent | null | undefined {
+  if (typeof envelope !== "object" || envelope === null) return null;
+  const expected = TOPIC_PAYLOAD_TYPES[envelope.topic];
+  if (!expected) return undefined;
+  try {
+    const any = envelope.event as Message | null;
+    if (!any || anyTypeName(String(any.type_url)) !== expected) return null;
+    if (!(any.value instanceof Uint8Array)) return null;
+    if (typeof envelope.namespace !== "string") return null;
+    return toContainerEvent(envelope as never, decode(expected, any.value));
+  } catch {
+    return null;
+  }
+}

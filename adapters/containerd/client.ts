@@ -26,10 +26,8 @@ import {
 } from "../_grpc/mod.ts";
 import { CONTAINERD_PROTOS } from "../../protos/containerd/_protos.ts";
 import {
-  anyTypeName,
+  decodeTaskEnvelope,
   taskTopicFilters,
-  toContainerEvent,
-  TOPIC_PAYLOAD_TYPES,
 } from "./_events.ts";
 import {
   DEFAULT_NAMESPACE,
@@ -404,20 +402,12 @@ export class ContainerdClient implements EngineClient {
   #decode(envelope: Message, handshake: string): ContainerEvent | undefined {
     if (envelope.topic === handshake) return undefined;
     if (this.ignoredNamespaces.has(envelope.namespace)) return undefined;
-    const expected = TOPIC_PAYLOAD_TYPES[envelope.topic];
-    if (!expected) return undefined;
-    let payload: Message;
-    try {
-      const any = envelope.event as Message | null;
-      if (!any || anyTypeName(String(any.type_url)) !== expected) {
-        throw new Error(`unexpected payload type "${any?.type_url}"`);
-      }
-      payload = protos().decode(expected, any.value);
-    } catch {
-      this.#skipped++;
-      return undefined;
-    }
-    return toContainerEvent(envelope as never, payload);
+    const event = decodeTaskEnvelope(
+      envelope,
+      (type, bytes) => protos().decode(type, bytes),
+    );
+    if (event === null) this.#skipped++;
+    return event ?? undefined;
   }
 
   /** The containerd server's UUID (from the Introspection service). */

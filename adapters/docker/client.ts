@@ -5,7 +5,6 @@
  * @module
  */
 
-import * as http from "node:http";
 import Docker from "dockerode";
 import {
   type CallOptions,
@@ -107,7 +106,6 @@ export class DockerClient implements EngineClient {
   }
 
   #endpoint: DockerEndpoint;
-  #agent: http.Agent;
   #concurrency: number;
   #packer?: RucksackPacker;
   #eventsHaveLabels: boolean;
@@ -126,8 +124,6 @@ export class DockerClient implements EngineClient {
     this.#packer = options.packer;
     this.#eventsHaveLabels = options.eventsHaveLabels ??
       (this.type !== "podman.io");
-    // Our own agent, so close() can end every kept-alive socket.
-    this.#agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
     const ep = this.#endpoint;
     this.client = new Docker({
       socketPath: ep.socketPath,
@@ -137,7 +133,6 @@ export class DockerClient implements EngineClient {
       ca: ep.ca,
       cert: ep.cert,
       key: ep.key,
-      agent: this.#agent,
     } as Docker.DockerOptions);
   }
 
@@ -354,7 +349,6 @@ export class DockerClient implements EngineClient {
     this.#closed = true;
     for (const c of this.#streams) c.abort();
     this.#streams.clear();
-    this.#agent.destroy();
     return Promise.resolve();
   }
 
