@@ -25,10 +25,7 @@ import {
   unaryCall,
 } from "../_grpc/mod.ts";
 import { CONTAINERD_PROTOS } from "../../protos/containerd/_protos.ts";
-import {
-  decodeTaskEnvelope,
-  taskTopicFilters,
-} from "./_events.ts";
+import { decodeTaskEnvelope, taskTopicFilters } from "./_events.ts";
 import {
   DEFAULT_NAMESPACE,
   isAliveStatus,

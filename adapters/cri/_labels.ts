@@ -105,3 +105,40 @@ export function verboseInfo(
     return undefined;
   }
 }
+
+/** What one `GetContainerEvents` message says, checked. */
+export type CriEventFields =
+  | { kind: "malformed" }
+  | { kind: "deleted"; id: string }
+  | { kind: "ignored"; id: string }
+  | {
+    kind: "started" | "exited";
+    id: string;
+    /** Milliseconds since the epoch; 0 when the message has none. */
+    timestamp: number;
+  };
+
+/** Checks and classifies a decoded `ContainerEventResponse`. */
+export function criEventFields(message: unknown): CriEventFields {
+  if (typeof message !== "object" || message === null) {
+    return { kind: "malformed" };
+  }
+  const m = message as Record<string, unknown>;
+  const id = m.container_id;
+  if (typeof id !== "string" || id === "") return { kind: "malformed" };
+  const kind = m.container_event_type;
+  if (kind === "CONTAINER_DELETED_EVENT") return { kind: "deleted", id };
+  if (
+    kind !== "CONTAINER_STARTED_EVENT" && kind !== "CONTAINER_STOPPED_EVENT"
+  ) {
+    return { kind: "ignored", id };
+  }
+  const createdAt = Number(m.created_at);
+  return {
+    kind: kind === "CONTAINER_STARTED_EVENT" ? "started" : "exited",
+    id,
+    timestamp: Number.isFinite(createdAt) && createdAt > 0
+      ? Math.floor(createdAt / 1e6)
+      : 0,
+  };
+}

@@ -31,6 +31,7 @@ import {
 } from "../../engineclient/mod.ts";
 import { CRI_ANNOTATION_PREFIX } from "./labels.ts";
 import {
+  criEventFields,
   criLabels,
   type PodInfo,
   podInfo,
@@ -537,35 +538,31 @@ export class CriClient implements EngineClient {
 
   #event(message: Message, since: number): ContainerEvent | undefined {
     this.stats.events++;
-    const id = message.container_id;
-    if (typeof id !== "string" || id === "") {
+    const fields = criEventFields(message);
+    if (fields.kind === "malformed") {
       this.stats.malformedEvents++;
       return undefined;
     }
-    const kind = message.container_event_type;
-    const sandbox = message.pod_sandbox_status;
-    if (kind === "CONTAINER_DELETED_EVENT") {
-      this.#pods.delete(id);
+    if (fields.kind === "deleted") {
+      this.#pods.delete(fields.id);
       return undefined;
     }
-    if (sandbox && typeof sandbox.id === "string" && sandbox.id !== "") {
+    const sandbox = message.pod_sandbox_status;
+    if (
+      typeof sandbox === "object" && sandbox !== null &&
+      typeof sandbox.id === "string" && sandbox.id !== ""
+    ) {
       this.#pods.set(sandbox.id, podInfo(sandbox));
     }
-    let type: ContainerEvent["type"];
-    if (kind === "CONTAINER_STARTED_EVENT") type = "started";
-    else if (kind === "CONTAINER_STOPPED_EVENT") type = "exited";
-    else return undefined;
-    const createdAt = Number(message.created_at);
-    const timestamp = Number.isFinite(createdAt) && createdAt > 0
-      ? Math.floor(createdAt / 1e6)
-      : Date.now();
+    if (fields.kind === "ignored") return undefined;
+    const timestamp = fields.timestamp || Date.now();
     if (timestamp < since - this.#graceMs) {
       this.stats.staleEventsSkipped++;
       return undefined;
     }
     return {
-      type,
-      id,
+      type: fields.kind,
+      id: fields.id,
       project: this.#projectLabel === undefined ? "" : PROJECT_UNKNOWN,
       timestamp,
     };
