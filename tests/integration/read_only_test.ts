@@ -1,0 +1,171 @@
+// The adaptors never call an API that changes engine state: every call
+// each adaptor makes through a full watch (probe, sync, events, inspect,
+// id, version, close) is recorded on the wire and checked against a
+// read-only list.
+import http from "node:http";
+import * as grpc from "@grpc/grpc-js";
+import { assert, assertEquals } from "../_assert.ts";
+import "../../mod.ts";
+import { type EngineClient, engineRegistry } from "../../engineclient/mod.ts";
+import { Watcher } from "../../watcher/mod.ts";
+import { CriTestClient } from "../engines/cri_client.ts";
+import { ctr, docker, integrationTest, type Rig } from "../engines/rig.ts";
+import { EventRecorder } from "./_recorder.ts";
+
+// The only write: containerd's subscription handshake publishes one empty
+// event on a topic of ours (/whalewatcher/subscribed/…); no container,
+// task, image or namespace changes.
+const GRPC_ALLOWED = new Set([
+  "/containerd.services.version.v1.Version/Version",
+  "/containerd.services.introspection.v1.Introspection/Server",
+  "/containerd.services.namespaces.v1.Namespaces/List",
+  "/containerd.services.containers.v1.Containers/List",
+  "/containerd.services.containers.v1.Containers/Get",
+  "/containerd.services.tasks.v1.Tasks/List",
+  "/containerd.services.tasks.v1.Tasks/Get",
+  "/containerd.services.events.v1.Events/Subscribe",
+  "/containerd.services.events.v1.Events/Publish",
+  "/runtime.v1.RuntimeService/Version",
+  "/runtime.v1.RuntimeService/ListContainers",
+  "/runtime.v1.RuntimeService/ListPodSandbox",
+  "/runtime.v1.RuntimeService/ContainerStatus",
+  "/runtime.v1.RuntimeService/PodSandboxStatus",
+  "/runtime.v1.RuntimeService/GetContainerEvents",
+]);
+
+const DOCKER_ALLOWED = [
+  /^GET \/_ping$/,
+  /^GET \/info$/,
+  /^GET \/version$/,
+  /^GET \/containers\/json(\?.*)?$/,
+  /^GET \/containers\/[^/]+\/json(\?.*)?$/,
+  /^GET \/events(\?.*)?$/,
+];
+
+/** Records the calls made while `fn` runs. */
+async function recording(
+  fn: () => Promise<void>,
+  options: { except?: unknown } = {},
+): Promise<string[]> {
+  const calls: string[] = [];
+  const proto = grpc.Client.prototype as unknown as Record<
+    string,
+    (...args: unknown[]) => unknown
+  >;
+  const unary = proto.makeUnaryRequest;
+  const stream = proto.makeServerStreamRequest;
+  const request = http.request;
+  proto.makeUnaryRequest = function (this: unknown, ...args: unknown[]) {
+    if (this !== options.except) calls.push(String(args[0]));
+    return unary.apply(this, args);
+  };
+  proto.makeServerStreamRequest = function (this: unknown, ...args: unknown[]) {
+    if (this !== options.except) calls.push(String(args[0]));
+    return stream.apply(this, args);
+  };
+  // deno-lint-ignore no-explicit-any
+  (http as any).request = function (...args: any[]) {
+    const o = typeof args[0] === "object" ? args[0] : args[1] ?? {};
+    calls.push(`${o.method ?? "GET"} ${o.path}`);
+    // deno-lint-ignore no-explicit-any
+    return (request as any).apply(http, args);
+  };
+  try {
+    await fn();
+  } finally {
+    proto.makeUnaryRequest = unary;
+    proto.makeServerStreamRequest = stream;
+    // deno-lint-ignore no-explicit-any
+    (http as any).request = request;
+  }
+  return calls;
+}
+
+/** A full watch of one engine while a container starts and stops. */
+async function fullWatch(
+  type: string,
+  endpoint: string,
+  churn: () => Promise<string>,
+): Promise<void> {
+  const adapter = engineRegistry.get(type);
+  assert(await adapter.probe!(endpoint));
+  const engine: EngineClient = await adapter.create(endpoint);
+  await using watcher = new Watcher(engine);
+  const watching = watcher.watch();
+  await watcher.ready;
+  const rec = new EventRecorder(watcher);
+  const id = await churn();
+  await rec.waitFor([id], 2);
+  await watcher.id();
+  await watcher.version();
+  await engine.inspect(id).catch(() => {});
+  for (const c of watcher.portfolio.containers()) await engine.inspect(c.id);
+  await rec.stop();
+  await watcher.close();
+  await watching;
+}
+
+integrationTest(
+  "read-only: every adaptor call on the wire is a read",
+  async (rig: Rig) => {
+    await using cri = new CriTestClient(rig.containerdSocket, {
+      image: rig.ctrImage,
+    });
+    const pod = await cri.runPod(`ro-${crypto.randomUUID().slice(0, 8)}`);
+    try {
+      // The test's own calls (docker and ctr processes, the CRI test client)
+      // are not recorded.
+      const dockerCalls = await recording(() =>
+        fullWatch("docker.com", rig.dockerSocket, async () => {
+          const id = await docker("run", "-d", rig.image);
+          await new Promise((r) => setTimeout(r, 300));
+          await docker("rm", "-f", id);
+          return id;
+        })
+      );
+      const bad = dockerCalls.filter((c) =>
+        !DOCKER_ALLOWED.some((re) => re.test(c))
+      );
+      assertEquals(bad, []);
+      assert(dockerCalls.some((c) => c.startsWith("GET /events")));
+
+      const ctrdCalls = await recording(() =>
+        fullWatch("containerd.io", rig.containerdSocket, async () => {
+          const id = `ro-${crypto.randomUUID().slice(0, 8)}`;
+          await ctr("-n", "default", "run", "-d", rig.ctrImage, id);
+          await ctr("-n", "default", "tasks", "kill", "-s", "SIGKILL", id);
+          return id;
+        })
+      );
+      const criCalls = await recording(
+        () =>
+          fullWatch("cri", rig.containerdSocket, async () => {
+            const id = await cri.runContainer(pod, "ro");
+            await cri.stopContainer(id);
+            return id;
+          }),
+        { except: cri.client },
+      );
+      const grpcCalls = [...ctrdCalls, ...criCalls].filter((c) =>
+        c.startsWith("/")
+      );
+      assertEquals(grpcCalls.filter((c) => !GRPC_ALLOWED.has(c)), []);
+      assert(
+        ctrdCalls.includes("/containerd.services.events.v1.Events/Subscribe"),
+      );
+      assert(
+        criCalls.includes("/runtime.v1.RuntimeService/GetContainerEvents"),
+      );
+    } finally {
+      await cri.removePod(pod.id);
+      for (
+        const id of (await ctr("-n", "default", "containers", "ls", "-q"))
+          .split("\n")
+      ) {
+        if (!id.startsWith("ro-")) continue;
+        await ctr("-n", "default", "tasks", "delete", id).catch(() => {});
+        await ctr("-n", "default", "containers", "rm", id).catch(() => {});
+      }
+    }
+  },
+);
