@@ -66,9 +66,18 @@ export interface WatcherOptions {
   /**
    * Relist every so many milliseconds while watching and emit the
    * difference to the portfolio (catches a stream that silently stopped
-   * delivering). `0` or absent: off.
+   * delivering). Default 30,000 (one list per 30 s: for Docker a list plus
+   * an inspect per container); `0`: off.
    */
   reconcileIntervalMs?: number;
+  /**
+   * How long subscribing or listing may take before the engine counts as
+   * stalled (frozen, or its connection silently dead): the session is then
+   * failed and resynchronized with backoff. Default 10,000; `0`: never.
+   * Together with `reconcileIntervalMs` this also catches an event stream
+   * that stays open but delivers nothing.
+   */
+  stallTimeoutMs?: number;
 }
 
 /**
@@ -88,12 +97,17 @@ export interface EventsOptions {
 }
 
 const DEFAULT_QUEUE_SIZE = 10_000;
+const DEFAULT_STALL_TIMEOUT_MS = 10_000;
+const DEFAULT_RECONCILE_INTERVAL_MS = 30_000;
 
 // A start event whose inspection is still running; a later exit cancels it
 // (by removing it from the pending map) and pause events are noted in it.
 interface PendingStart {
   paused: boolean | undefined;
 }
+
+// Bounds one engine call by the stall timeout.
+type Guard = <T>(what: string, call: Promise<T>) => Promise<T>;
 
 // What happened while a list ran; merged with the list result.
 interface SyncWindow {
@@ -364,13 +378,30 @@ export class Watcher implements AsyncDisposable {
     const fail = (err: unknown) => {
       if (!session.signal.aborted) session.abort(err);
     };
+    // A watchdog: an engine call that takes longer than the stall timeout
+    // fails the session (which cancels the call) so that it resyncs.
+    const stallMs = this.#options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    const guard = <T>(what: string, call: Promise<T>): Promise<T> => {
+      if (!(stallMs > 0)) return call;
+      const timer = setTimeout(
+        () =>
+          fail(
+            new Error(
+              `${what} of ${this.engine.type} engine at "${this.engine.api}" stalled: no answer within ${stallMs} ms`,
+            ),
+          ),
+        stallMs,
+      );
+      return call.finally(() => clearTimeout(timer));
+    };
     try {
       if (isPreflighter(this.engine)) {
         await this.engine.preflight({ signal: session.signal });
       }
-      const events = await this.engine.lifecycleEvents({
-        signal: session.signal,
-      });
+      const events = await guard(
+        "subscribing to events",
+        this.engine.lifecycleEvents({ signal: session.signal }),
+      );
       pump = this.#pump(events, session.signal).then(
         () =>
           fail(
@@ -380,11 +411,14 @@ export class Watcher implements AsyncDisposable {
           ),
         fail,
       );
-      await this.#sync(session.signal);
+      await this.#sync(session.signal, guard);
       this.#settleReady();
-      const interval = this.#options.reconcileIntervalMs ?? 0;
+      const interval = this.#options.reconcileIntervalMs ??
+        DEFAULT_RECONCILE_INTERVAL_MS;
       if (interval > 0) {
-        reconcile = this.#reconcile(interval, session.signal).catch(fail);
+        reconcile = this.#reconcile(interval, session.signal, guard).catch(
+          fail,
+        );
       }
       await pump;
       if (!signal.aborted) throw session.signal.reason;
@@ -416,19 +450,23 @@ export class Watcher implements AsyncDisposable {
     }
   }
 
-  async #reconcile(interval: number, signal: AbortSignal): Promise<void> {
+  async #reconcile(
+    interval: number,
+    signal: AbortSignal,
+    guard: Guard,
+  ): Promise<void> {
     while (!signal.aborted) {
       try {
         await sleep(interval, signal);
       } catch {
         return;
       }
-      await this.#sync(signal);
+      await this.#sync(signal, guard);
     }
   }
 
   // Lists and merges; events arriving meanwhile are noted in a window.
-  async #sync(signal: AbortSignal): Promise<void> {
+  async #sync(signal: AbortSignal, guard: Guard): Promise<void> {
     const window: SyncWindow = {
       exited: new Set(),
       started: new Map(),
@@ -436,7 +474,7 @@ export class Watcher implements AsyncDisposable {
     };
     this.#window = window;
     try {
-      const listed = await this.engine.list({ signal });
+      const listed = await guard("listing", this.engine.list({ signal }));
       signal.throwIfAborted();
       this.#merge(listed, window);
     } finally {

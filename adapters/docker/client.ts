@@ -141,10 +141,14 @@ export class DockerClient implements EngineClient {
     const { signal } = options;
     let summaries: Docker.ContainerInfo[];
     try {
-      summaries = await this.client.listContainers({
-        filters: { status: ["running", "paused"] },
-        abortSignal: signal,
-      } as Docker.ContainerListOptions);
+      // abortable(): a request to a frozen engine may ignore the signal.
+      summaries = await abortable(
+        this.client.listContainers({
+          filters: { status: ["running", "paused"] },
+          abortSignal: signal,
+        } as Docker.ContainerListOptions),
+        signal,
+      );
     } catch (err) {
       throw this.#fail("cannot list containers", err, signal);
     }
@@ -176,8 +180,11 @@ export class DockerClient implements EngineClient {
     const { signal } = options;
     let inspection: Inspection;
     try {
-      inspection = await this.client.getContainer(nameOrId).inspect(
-        { abortSignal: signal } as Docker.ContainerInspectOptions,
+      inspection = await abortable(
+        this.client.getContainer(nameOrId).inspect(
+          { abortSignal: signal } as Docker.ContainerInspectOptions,
+        ),
+        signal,
       ) as Inspection;
     } catch (err) {
       if (statusOf(err) === 404) {
@@ -229,10 +236,13 @@ export class DockerClient implements EngineClient {
     };
     let stream: NodeJS.ReadableStream;
     try {
-      stream = await this.client.getEvents({
-        filters: { type: ["container"], event: [...EVENT_ACTIONS] },
-        abortSignal: controller.signal,
-      } as Docker.GetEventsOptions) as NodeJS.ReadableStream;
+      stream = await abortable(
+        this.client.getEvents({
+          filters: { type: ["container"], event: [...EVENT_ACTIONS] },
+          abortSignal: controller.signal,
+        } as Docker.GetEventsOptions) as Promise<NodeJS.ReadableStream>,
+        controller.signal,
+      );
     } catch (err) {
       cleanup();
       throw this.#fail("cannot subscribe to events", err, controller.signal);
