@@ -4,7 +4,7 @@
 // status per container). Run: deno bench -A tests/bench/cri_bench.ts
 // (with the rig up, e.g. through tests/engines/with_engines.sh).
 
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import {
   loadProtos,
   type Message,
@@ -13,39 +13,13 @@ import {
 import { RUNTIME_V1_PROTO } from "../../protos/cri/_runtime_v1.ts";
 import { type CriClient, watchCri } from "../../adapters/cri/mod.ts";
 import { rig } from "../engines/rig.ts";
+import { CriTestClient } from "../engines/cri_client.ts";
 
 const PODS = 50;
 const PER_POD = 3;
 const ROUNDS = 5;
 const SERVICE = "runtime.v1.RuntimeService";
 
-const DRIVER_PROTO = `syntax = "proto3";
-package runtime.v1;
-service RuntimeService {
-  rpc RunPodSandbox(RunPodSandboxRequest) returns (RunPodSandboxResponse) {}
-  rpc StopPodSandbox(PodSandboxId) returns (Empty) {}
-  rpc RemovePodSandbox(PodSandboxId) returns (Empty) {}
-  rpc CreateContainer(CreateContainerRequest) returns (CreateContainerResponse) {}
-  rpc StartContainer(ContainerId) returns (Empty) {}
-}
-message Empty {}
-message PodSandboxId { string pod_sandbox_id = 1; }
-message ContainerId { string container_id = 1; }
-message PodSandboxMetadata { string name = 1; string uid = 2; string namespace = 3; uint32 attempt = 4; }
-message NamespaceOption { int32 network = 1; int32 pid = 2; int32 ipc = 3; }
-message LinuxSandboxSecurityContext { NamespaceOption namespace_options = 1; }
-message LinuxPodSandboxConfig { LinuxSandboxSecurityContext security_context = 2; }
-message PodSandboxConfig { PodSandboxMetadata metadata = 1; string log_directory = 3; LinuxPodSandboxConfig linux = 8; }
-message RunPodSandboxRequest { PodSandboxConfig config = 1; }
-message RunPodSandboxResponse { string pod_sandbox_id = 1; }
-message ContainerMetadata { string name = 1; uint32 attempt = 2; }
-message ImageSpec { string image = 1; }
-message ContainerConfig { ContainerMetadata metadata = 1; ImageSpec image = 2; string log_path = 11; }
-message CreateContainerRequest { string pod_sandbox_id = 1; ContainerConfig config = 2; PodSandboxConfig sandbox_config = 3; }
-message CreateContainerResponse { string container_id = 1; }
-`;
-
-const driver = loadProtos({ "driver.proto": DRIVER_PROTO });
 const reading = loadProtos({ "runtime_v1.proto": RUNTIME_V1_PROTO });
 
 function median(values: number[]): number {
@@ -88,42 +62,20 @@ if (!found) {
     n: 1,
     warmup: 0,
     async fn(b) {
-      const client = new grpc.Client(
-        `unix://${found.containerdSocket}`,
-        grpc.credentials.createInsecure(),
-      );
-      const call = (m: string, req: Message) =>
-        unaryCall(client, driver.method(SERVICE, m), req);
-      const pods: string[] = [];
+      const cri = new CriTestClient(found.containerdSocket, {
+        image: found.ctrImage,
+        logDir: `${found.dir}/cri-bench-logs`,
+      });
+      const client = cri.client;
       try {
         const setup = performance.now();
         for (let p = 0; p < PODS; p++) {
-          const config = {
-            metadata: {
-              name: `bench-${p}`,
-              uid: `bench-uid-${p}`,
-              namespace: "bench",
-            },
-            log_directory: `${found.dir}/cri-bench-logs/${p}`,
-            linux: {
-              security_context: { namespace_options: { network: 2, pid: 1 } },
-            },
-          };
-          const pod = (await call("RunPodSandbox", { config })).pod_sandbox_id;
-          pods.push(pod);
+          const pod = await cri.runPod(`bench-${p}`, { namespace: "bench" });
           await Promise.all(
-            Array.from({ length: PER_POD }, async (_, i) => {
-              const id = (await call("CreateContainer", {
-                pod_sandbox_id: pod,
-                config: {
-                  metadata: { name: `c${i}` },
-                  image: { image: found.ctrImage },
-                  log_path: `c${i}.log`,
-                },
-                sandbox_config: config,
-              })).container_id;
-              await call("StartContainer", { container_id: id });
-            }),
+            Array.from(
+              { length: PER_POD },
+              (_, i) => cri.runContainer(pod, `c${i}`),
+            ),
           );
         }
         console.log(
@@ -168,13 +120,7 @@ if (!found) {
           } ms, ${refCalls} CRI calls, containers only`,
         );
       } finally {
-        for (const pod of pods) {
-          await call("StopPodSandbox", { pod_sandbox_id: pod }).catch(() => {});
-          await call("RemovePodSandbox", { pod_sandbox_id: pod }).catch(
-            () => {},
-          );
-        }
-        client.close();
+        await cri.close(); // removes the pods
       }
     },
   });

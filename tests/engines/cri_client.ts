@@ -1,48 +1,71 @@
-// A small CRI (runtime.v1) TEST client on tests/engines/cri_test.proto, to
-// create, start, stop and remove host-network pods and containers on the
-// rig. The production CRI adaptor never changes engine state; this does.
+// The CRI (runtime.v1) TEST client: creates, starts, stops and removes
+// host-network pods and containers on the rig, and reads the runtime's
+// truth. State-changing calls go through tests/engines/cri_test.proto
+// (test-only); reads through the adaptor's own proto. The production CRI
+// adaptor never changes engine state; this does.
 import * as grpc from "@grpc/grpc-js";
 import {
   grpcTarget,
+  isGrpcStatus,
   loadProtos,
   type Message,
   serverStream,
   unaryCall,
 } from "../../adapters/_grpc/mod.ts";
+import { RUNTIME_V1_PROTO } from "../../protos/cri/_runtime_v1.ts";
 
 const SERVICE = "runtime.v1.RuntimeService";
-const protos = loadProtos({
+const writing = loadProtos({
   "cri_test.proto": Deno.readTextFileSync(
     new URL("./cri_test.proto", import.meta.url),
   ),
 });
+const reading = loadProtos({ "runtime_v1.proto": RUNTIME_V1_PROTO });
 
-/** A pod as the tests made it. */
-export interface TestPod {
-  id: string;
-  config: Message;
-}
-
-/** A CRI test client; `close()` it (or `await using`). */
+/** A CRI test client; `close()` (or `await using`) removes its pods. */
 export class CriTestClient implements AsyncDisposable {
   readonly client: grpc.Client;
-  #image: string;
+  readonly #image: string;
+  readonly #logs: string;
+  readonly #pods = new Map<string, Message>();
+  readonly #run = crypto.randomUUID().slice(0, 8);
 
-  constructor(endpoint: string, options: { image: string }) {
+  /** `image`: the containerd image ref; `logDir`: where pods log. */
+  constructor(endpoint: string, options: { image: string; logDir?: string }) {
     this.client = new grpc.Client(
       grpcTarget(endpoint),
       grpc.credentials.createInsecure(),
     );
     this.#image = options.image;
+    this.#logs = options.logDir ?? "/tmp/ww-cri-logs";
   }
 
-  call(name: string, request: Message): Promise<Message> {
-    return unaryCall(this.client, protos.method(SERVICE, name), request, {
-      signal: AbortSignal.timeout(30_000),
-    });
+  /** One call; retried while the channel reconnects after an engine restart. */
+  async call(method: string, request: Message): Promise<Message> {
+    const set = method in (reading.definition[SERVICE] as object)
+      ? reading
+      : writing;
+    const deadline = performance.now() + 10_000;
+    while (true) {
+      try {
+        return await unaryCall(
+          this.client,
+          set.method(SERVICE, method),
+          request,
+          { signal: AbortSignal.timeout(30_000) },
+        );
+      } catch (err) {
+        // Calls that found no connection were never sent.
+        if (
+          !isGrpcStatus(err, grpc.status.UNAVAILABLE) ||
+          performance.now() > deadline
+        ) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
   }
 
-  /** Runs a host-network pod sandbox. */
+  /** Runs a host-network pod sandbox; returns its ID. */
   async runPod(
     name: string,
     options: {
@@ -50,56 +73,61 @@ export class CriTestClient implements AsyncDisposable {
       annotations?: Record<string, string>;
       namespace?: string;
     } = {},
-  ): Promise<TestPod> {
+  ): Promise<string> {
     const config = {
       metadata: {
         name,
-        uid: crypto.randomUUID(),
+        uid: `uid-${name}-${this.#run}`,
         namespace: options.namespace ?? "wwtest",
-        attempt: 0,
       },
+      log_directory: `${this.#logs}/${name}-${this.#run}`,
       labels: options.labels ?? {},
       annotations: options.annotations ?? {},
       linux: {
-        security_context: { namespace_options: { network: "NODE" } },
+        security_context: {
+          namespace_options: { network: "NODE", pid: "CONTAINER" },
+        },
       },
     };
     const res = await this.call("RunPodSandbox", { config });
-    return { id: res.pod_sandbox_id, config };
+    this.#pods.set(res.pod_sandbox_id, config);
+    return res.pod_sandbox_id;
   }
 
-  /** Creates a container (running `sleep infinity` unless told otherwise). */
+  /** Creates a container (`sleep infinity` unless told otherwise). */
   async createContainer(
-    pod: TestPod,
+    pod: string,
     name: string,
     options: { labels?: Record<string, string>; command?: string[] } = {},
   ): Promise<string> {
     const res = await this.call("CreateContainer", {
-      pod_sandbox_id: pod.id,
+      pod_sandbox_id: pod,
       config: {
-        metadata: { name, attempt: 0 },
+        metadata: { name },
         image: { image: this.#image },
         command: options.command ?? ["/bin/sleep", "infinity"],
         labels: options.labels ?? {},
+        annotations: { "test.container": name },
+        log_path: `${name}.log`,
       },
-      sandbox_config: pod.config,
+      sandbox_config: this.#pods.get(pod),
     });
     return res.container_id;
   }
 
-  async startContainer(id: string): Promise<void> {
-    await this.call("StartContainer", { container_id: id });
-  }
-
   /** Creates and starts a container; returns its ID. */
   async runContainer(
-    pod: TestPod,
+    pod: string,
     name: string,
     options: { labels?: Record<string, string>; command?: string[] } = {},
   ): Promise<string> {
     const id = await this.createContainer(pod, name, options);
     await this.startContainer(id);
     return id;
+  }
+
+  async startContainer(id: string): Promise<void> {
+    await this.call("StartContainer", { container_id: id });
   }
 
   async stopContainer(id: string): Promise<void> {
@@ -118,9 +146,10 @@ export class CriTestClient implements AsyncDisposable {
   async removePod(id: string): Promise<void> {
     await this.call("StopPodSandbox", { pod_sandbox_id: id });
     await this.call("RemovePodSandbox", { pod_sandbox_id: id });
+    this.#pods.delete(id);
   }
 
-  /** PID of a container from its verbose status (0 when none). */
+  /** PID of a container from its verbose status. */
   async containerPid(id: string): Promise<number> {
     const res = await this.call("ContainerStatus", {
       container_id: id,
@@ -129,7 +158,7 @@ export class CriTestClient implements AsyncDisposable {
     return Number(JSON.parse(res.info?.info ?? "{}").pid ?? 0);
   }
 
-  /** PID of a pod sandbox from its verbose status (0 when none). */
+  /** PID of a pod sandbox from its verbose status. */
   async podPid(id: string): Promise<number> {
     const res = await this.call("PodSandboxStatus", {
       pod_sandbox_id: id,
@@ -140,25 +169,46 @@ export class CriTestClient implements AsyncDisposable {
 
   /** IDs of the running containers. */
   async runningContainers(): Promise<string[]> {
-    const res = await this.call("ListContainers", {
-      filter: { state: { state: "CONTAINER_RUNNING" } },
-    });
-    return (res.containers as Message[]).map((c) => c.id as string);
+    const res = await this.call("ListContainers", {});
+    return (res.containers as Message[])
+      .filter((c) => c.state === "CONTAINER_RUNNING")
+      .map((c) => c.id as string);
+  }
+
+  /** IDs of all running containers and ready sandboxes (the truth). */
+  async alive(): Promise<Set<string>> {
+    const pods = await this.call("ListPodSandbox", {});
+    const ids = new Set<string>();
+    for (const p of pods.items) if (p.state === "SANDBOX_READY") ids.add(p.id);
+    for (const id of await this.runningContainers()) ids.add(id);
+    return ids;
   }
 
   /** The raw GetContainerEvents stream. */
   events(signal: AbortSignal): AsyncIterableIterator<Message> {
     return serverStream(
       this.client,
-      protos.method(SERVICE, "GetContainerEvents"),
+      reading.method(SERVICE, "GetContainerEvents"),
       {},
       { signal },
     );
   }
 
-  close(): Promise<void> {
-    this.client.close();
-    return Promise.resolve();
+  /** Removes every pod this client made (with their containers). */
+  async close(): Promise<void> {
+    try {
+      for (const id of [...this.#pods.keys()]) {
+        await this.call("StopPodSandbox", { pod_sandbox_id: id }).catch(
+          () => {},
+        );
+        await this.call("RemovePodSandbox", { pod_sandbox_id: id }).catch(
+          () => {},
+        );
+      }
+      this.#pods.clear();
+    } finally {
+      this.client.close();
+    }
   }
 
   [Symbol.asyncDispose](): Promise<void> {

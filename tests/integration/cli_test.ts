@@ -104,6 +104,7 @@ integrationTest(
     const task = uniq("task");
     await startCtrTask(rig, task);
     await using cri = new CriTestClient(rig.containerdSocket, {
+      logDir: `${rig.dir}/cri-logs`,
       image: rig.ctrImage,
     });
     const pod = await cri.runPod(uniq("pod"));
@@ -152,13 +153,13 @@ integrationTest(
         criLines.find((l) => l.id === criId)?.pid,
         await cri.containerPid(criId),
       );
-      assert(criLines.some((l) => l.id === pod.id), "pod sandbox missing");
+      assert(criLines.some((l) => l.id === pod), "pod sandbox missing");
       // Nothing but JSON lines on stdout.
       for (const l of lines) assert(typeof l.type === "string");
     } finally {
       await docker("rm", "-f", ...ids);
       await removeCtrTask(task);
-      await cri.removePod(pod.id);
+      await cri.removePod(pod);
     }
   },
 );

@@ -24,198 +24,13 @@ import {
   isProcesslessContainerError,
 } from "../../engineclient/mod.ts";
 import type { Watcher, WatcherEvent } from "../../watcher/mod.ts";
-import * as grpc from "@grpc/grpc-js";
-import {
-  isGrpcStatus,
-  loadProtos,
-  type Message,
-  unaryCall,
-} from "../../adapters/_grpc/mod.ts";
-import { RUNTIME_V1_PROTO } from "../../protos/cri/_runtime_v1.ts";
+import { CriTestClient } from "../engines/cri_client.ts";
 
-// The calls that change state, for the tests only (the adaptor's proto has
-// none of them): real package, method names and field numbers.
-const TEST_PROTO = `syntax = "proto3";
-package runtime.v1;
-service RuntimeService {
-  rpc RunPodSandbox(RunPodSandboxRequest) returns (RunPodSandboxResponse) {}
-  rpc StopPodSandbox(PodSandboxId) returns (Empty) {}
-  rpc RemovePodSandbox(PodSandboxId) returns (Empty) {}
-  rpc CreateContainer(CreateContainerRequest) returns (CreateContainerResponse) {}
-  rpc StartContainer(ContainerId) returns (Empty) {}
-  rpc StopContainer(StopContainerRequest) returns (Empty) {}
-  rpc RemoveContainer(ContainerId) returns (Empty) {}
-}
-message Empty {}
-message PodSandboxId { string pod_sandbox_id = 1; }
-message ContainerId { string container_id = 1; }
-message StopContainerRequest { string container_id = 1; int64 timeout = 2; }
-message PodSandboxMetadata { string name = 1; string uid = 2; string namespace = 3; uint32 attempt = 4; }
-message NamespaceOption { int32 network = 1; int32 pid = 2; int32 ipc = 3; }
-message LinuxSandboxSecurityContext { NamespaceOption namespace_options = 1; }
-message LinuxPodSandboxConfig { LinuxSandboxSecurityContext security_context = 2; }
-message PodSandboxConfig {
-  PodSandboxMetadata metadata = 1; string log_directory = 3;
-  map<string, string> labels = 6; map<string, string> annotations = 7;
-  LinuxPodSandboxConfig linux = 8;
-}
-message RunPodSandboxRequest { PodSandboxConfig config = 1; }
-message RunPodSandboxResponse { string pod_sandbox_id = 1; }
-message ContainerMetadata { string name = 1; uint32 attempt = 2; }
-message ImageSpec { string image = 1; }
-message ContainerConfig {
-  ContainerMetadata metadata = 1; ImageSpec image = 2;
-  map<string, string> labels = 9; map<string, string> annotations = 10;
-  string log_path = 11;
-}
-message CreateContainerRequest { string pod_sandbox_id = 1; ContainerConfig config = 2; PodSandboxConfig sandbox_config = 3; }
-message CreateContainerResponse { string container_id = 1; }
-`;
-
-const SERVICE = "runtime.v1.RuntimeService";
-const mutating = loadProtos({ "test.proto": TEST_PROTO });
-const reading = loadProtos({ "runtime_v1.proto": RUNTIME_V1_PROTO });
-
-/** A small CRI client for driving pods in tests; removes its pods on close. */
-class TestCri {
-  readonly client: grpc.Client;
-  readonly #pods = new Map<string, Message>();
-  readonly #image: string;
-  readonly #logs: string;
-  readonly #run = crypto.randomUUID().slice(0, 8);
-
-  constructor(socket: string, image: string, logs: string) {
-    this.client = new grpc.Client(
-      `unix://${socket}`,
-      grpc.credentials.createInsecure(),
-    );
-    this.#image = image;
-    this.#logs = logs;
-  }
-
-  async call(method: string, request: Message): Promise<Message> {
-    const set = method in (reading.definition[SERVICE] as object)
-      ? reading
-      : mutating;
-    // After an engine restart the channel reconnects with a backoff:
-    // calls that found no connection were never sent and are retried.
-    const deadline = performance.now() + 10_000;
-    while (true) {
-      try {
-        return await unaryCall(
-          this.client,
-          set.method(SERVICE, method),
-          request,
-        );
-      } catch (err) {
-        if (
-          !isGrpcStatus(err, grpc.status.UNAVAILABLE) ||
-          performance.now() > deadline
-        ) throw err;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-  }
-
-  /** Runs a host-network pod; returns its sandbox ID. */
-  async runPod(
-    name: string,
-    extra: {
-      labels?: Record<string, string>;
-      annotations?: Record<string, string>;
-    } = {},
-  ): Promise<string> {
-    const config = {
-      metadata: { name, uid: `uid-${name}-${this.#run}`, namespace: "wwtest" },
-      log_directory: `${this.#logs}/${name}-${this.#run}`,
-      labels: extra.labels ?? {},
-      annotations: extra.annotations ?? {},
-      linux: {
-        security_context: { namespace_options: { network: 2, pid: 1 } },
-      },
-    };
-    const res = await this.call("RunPodSandbox", { config });
-    this.#pods.set(res.pod_sandbox_id, config);
-    return res.pod_sandbox_id;
-  }
-
-  /** Creates (and by default starts) a container in `pod`. */
-  async container(
-    pod: string,
-    name: string,
-    options: { start?: boolean; labels?: Record<string, string> } = {},
-  ): Promise<string> {
-    const res = await this.call("CreateContainer", {
-      pod_sandbox_id: pod,
-      config: {
-        metadata: { name },
-        image: { image: this.#image },
-        labels: options.labels ?? {},
-        annotations: { "test.container": name },
-        log_path: `${name}.log`,
-      },
-      sandbox_config: this.#pods.get(pod),
-    });
-    if (options.start ?? true) {
-      await this.call("StartContainer", { container_id: res.container_id });
-    }
-    return res.container_id;
-  }
-
-  start(id: string): Promise<Message> {
-    return this.call("StartContainer", { container_id: id });
-  }
-
-  stop(id: string): Promise<Message> {
-    return this.call("StopContainer", { container_id: id, timeout: 0 });
-  }
-
-  stopPod(id: string): Promise<Message> {
-    return this.call("StopPodSandbox", { pod_sandbox_id: id });
-  }
-
-  /** The verbose-status PID of a container or sandbox. */
-  async pid(id: string, sandbox = false): Promise<number> {
-    const res = sandbox
-      ? await this.call("PodSandboxStatus", {
-        pod_sandbox_id: id,
-        verbose: true,
-      })
-      : await this.call("ContainerStatus", { container_id: id, verbose: true });
-    return JSON.parse(res.info.info).pid;
-  }
-
-  /** IDs of all running containers and ready sandboxes (the truth). */
-  async alive(): Promise<Set<string>> {
-    const pods = await this.call("ListPodSandbox", {});
-    const ctrs = await this.call("ListContainers", {});
-    const ids = new Set<string>();
-    for (const p of pods.items) if (p.state === "SANDBOX_READY") ids.add(p.id);
-    for (const c of ctrs.containers) {
-      if (c.state === "CONTAINER_RUNNING") ids.add(c.id);
-    }
-    return ids;
-  }
-
-  /** Removes every pod this client made (with their containers). */
-  async close(): Promise<void> {
-    try {
-      for (const id of this.#pods.keys()) {
-        await this.call("StopPodSandbox", { pod_sandbox_id: id }).catch(
-          () => {},
-        );
-        await this.call("RemovePodSandbox", { pod_sandbox_id: id }).catch(
-          () => {},
-        );
-      }
-    } finally {
-      this.client.close();
-    }
-  }
-}
-
-function testCri(rig: Rig, socket = rig.containerdSocket): TestCri {
-  return new TestCri(socket, rig.ctrImage, `${rig.dir}/cri-logs`);
+function testCri(rig: Rig, socket = rig.containerdSocket): CriTestClient {
+  return new CriTestClient(socket, {
+    image: rig.ctrImage,
+    logDir: `${rig.dir}/cri-logs`,
+  });
 }
 
 /** Reads events until `predicate` holds for the collected ones. */
@@ -319,12 +134,12 @@ integrationTest(
         labels: { tier: "web" },
         annotations: { note: "hello" },
       });
-      const running = await cri.container(pod, "app", {
+      const running = await cri.runContainer(pod, "app", {
         labels: { role: "main" },
       });
-      const stopped = await cri.container(pod, "gone");
-      await cri.stop(stopped);
-      const created = await cri.container(pod, "idle", { start: false });
+      const stopped = await cri.runContainer(pod, "gone");
+      await cri.stopContainer(stopped);
+      const created = await cri.createContainer(pod, "idle");
       await withWatcher(rig.containerdSocket, {}, async (watcher) => {
         const portfolio = watcher.portfolio;
         const sandbox = portfolio.container(pod);
@@ -332,8 +147,8 @@ integrationTest(
         assert(sandbox && app, "sandbox and running container listed");
         assertEquals(portfolio.container(stopped), undefined);
         assertEquals(portfolio.container(created), undefined);
-        assertEquals(sandbox.pid, await cri.pid(pod, true));
-        assertEquals(app.pid, await cri.pid(running));
+        assertEquals(sandbox.pid, await cri.podPid(pod));
+        assertEquals(app.pid, await cri.containerPid(running));
         // The PIDs are the containers' own processes.
         for (const c of [sandbox, app]) {
           const cmdline = await Deno.readTextFile(`/proc/${c.pid}/cmdline`);
@@ -391,7 +206,7 @@ integrationTest(
 
 /** Starts and stops containers and sandboxes, checking each event. */
 async function lifecycleScenario(
-  cri: TestCri,
+  cri: CriTestClient,
   watcher: Watcher,
   events: AsyncIterator<WatcherEvent>,
 ): Promise<void> {
@@ -403,15 +218,15 @@ async function lifecycleScenario(
   const pod = await cri.runPod("events");
   mine.add(pod);
   await expect(1);
-  const a = await cri.container(pod, "a", { start: false });
+  const a = await cri.createContainer(pod, "a");
   mine.add(a);
-  await cri.start(a);
+  await cri.startContainer(a);
   await expect(2);
-  assertEquals(got[1].container.pid, await cri.pid(a));
-  const b = await cri.container(pod, "b");
+  assertEquals(got[1].container.pid, await cri.containerPid(a));
+  const b = await cri.runContainer(pod, "b");
   mine.add(b);
   await expect(3);
-  await cri.stop(a);
+  await cri.stopContainer(a);
   await expect(4);
   assertEquals(brief(got), [
     "started events",
@@ -420,7 +235,7 @@ async function lifecycleScenario(
     "exited a",
   ]);
   assertEquals(got[0].container.labels["whalewatcher/sandbox"], "true");
-  assertEquals(got[0].container.pid, await cri.pid(pod, true));
+  assertEquals(got[0].container.pid, await cri.podPid(pod));
   assert(watcher.portfolio.container(b));
   assertEquals(watcher.portfolio.container(a), undefined);
   // Stopping the pod stops its sandbox and its remaining container.
@@ -511,9 +326,9 @@ integrationTest(
     const cri = testCri(rig);
     try {
       const pod = await cri.runPod("restart");
-      const keep = await cri.container(pod, "keep");
-      const killed = await cri.container(pod, "killed");
-      const killedPid = await cri.pid(killed);
+      const keep = await cri.runContainer(pod, "keep");
+      const killed = await cri.runContainer(pod, "killed");
+      const killedPid = await cri.containerPid(killed);
       await withWatcher(rig.containerdSocket, {}, async (watcher, events) => {
         assert(watcher.portfolio.container(killed));
         const mine = new Set([pod, keep, killed]);
@@ -526,7 +341,7 @@ integrationTest(
         // While containerd is down, a container's process dies.
         Deno.kill(killedPid, "SIGKILL");
         await startEngine("containerd");
-        const fresh = await cri.container(pod, "fresh");
+        const fresh = await cri.runContainer(pod, "fresh");
         mine.add(fresh);
 
         const truth = () => cri.alive();
@@ -548,7 +363,7 @@ integrationTest(
         );
         assertEquals(
           watcher.portfolio.container(fresh)?.pid,
-          await cri.pid(fresh),
+          await cri.containerPid(fresh),
         );
       });
     } finally {

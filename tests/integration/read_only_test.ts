@@ -109,6 +109,7 @@ integrationTest(
   "read-only: every adaptor call on the wire is a read",
   async (rig: Rig) => {
     await using cri = new CriTestClient(rig.containerdSocket, {
+      logDir: `${rig.dir}/cri-logs`,
       image: rig.ctrImage,
     });
     const pod = await cri.runPod(`ro-${crypto.randomUUID().slice(0, 8)}`);
@@ -157,7 +158,7 @@ integrationTest(
         criCalls.includes("/runtime.v1.RuntimeService/GetContainerEvents"),
       );
     } finally {
-      await cri.removePod(pod.id);
+      await cri.removePod(pod);
       for (
         const id of (await ctr("-n", "default", "containers", "ls", "-q"))
           .split("\n")

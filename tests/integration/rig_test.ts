@@ -60,6 +60,7 @@ integrationTest(
   "rig: a CRI pod runs a container and GetContainerEvents delivers its start",
   async (rig) => {
     await using cri = new CriTestClient(rig.containerdSocket, {
+      logDir: `${rig.dir}/cri-logs`,
       image: rig.ctrImage,
     });
     const abort = new AbortController();
@@ -83,7 +84,7 @@ integrationTest(
     } finally {
       abort.abort();
       await events.return?.();
-      await cri.removePod(pod.id);
+      await cri.removePod(pod);
     }
   },
 );
