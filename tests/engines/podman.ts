@@ -14,6 +14,12 @@ export interface Podman extends AsyncDisposable {
   pid: number;
   /** The docker CLI against this service; returns stdout, trimmed. */
   docker(...args: string[]): Promise<string>;
+  /** The podman CLI on the same storage (works while the service is down). */
+  podman(...args: string[]): Promise<string>;
+  /** Kills the API service (containers live on); `startService` restarts it. */
+  stopService(signal?: Deno.Signal): Promise<void>;
+  /** Starts the API service again and waits until it answers. */
+  startService(): Promise<void>;
   /** Stops the service and its containers, removes the folder. */
   stop(): Promise<void>;
 }
@@ -76,39 +82,51 @@ events_logger = "file"
     PODMAN_IMAGE,
   );
   const socket = `${dir}/podman.sock`;
-  const service = new Deno.Command("podman", {
-    args: [...global, "system", "service", "--time=0", `unix://${socket}`],
-    env,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const deadline = performance.now() + 15_000;
-  while (true) {
-    try {
-      await Deno.lstat(socket);
-      await run("curl", ["-sf", "--unix-socket", socket, "http://d/_ping"]);
-      break;
-    } catch (err) {
-      if (performance.now() > deadline) {
-        service.kill("SIGKILL");
-        await service.status;
-        throw new Error(`podman service did not answer on ${socket}: ${err}`);
+  let service: Deno.ChildProcess | undefined;
+  const startService = async () => {
+    await Deno.remove(socket).catch(() => {});
+    const child = new Deno.Command("podman", {
+      args: [...global, "system", "service", "--time=0", `unix://${socket}`],
+      env,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    service = child;
+    const deadline = performance.now() + 15_000;
+    while (true) {
+      try {
+        await Deno.lstat(socket);
+        await run("curl", ["-sf", "--unix-socket", socket, "http://d/_ping"]);
+        return;
+      } catch (err) {
+        if (performance.now() > deadline) {
+          child.kill("SIGKILL");
+          await child.status;
+          throw new Error(`podman service did not answer on ${socket}: ${err}`);
+        }
+        await new Promise((r) => setTimeout(r, 50));
       }
-      await new Promise((r) => setTimeout(r, 50));
     }
-  }
+  };
+  const stopService = async (signal: Deno.Signal = "SIGTERM") => {
+    const child = service;
+    service = undefined;
+    if (!child) return;
+    try {
+      child.kill(signal);
+    } catch {
+      // already gone
+    }
+    await child.status;
+  };
+  await startService();
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     await podman("rm", "-af", "-t", "0").catch(() => {});
-    try {
-      service.kill("SIGTERM");
-    } catch {
-      // already gone
-    }
-    await service.status;
+    await stopService();
     const mounts = (await Deno.readTextFile("/proc/mounts")).split("\n")
       .map((l) => l.split(" ")[1]).filter((m) => m?.startsWith(dir)).sort()
       .reverse();
@@ -117,9 +135,14 @@ events_logger = "file"
   };
   return {
     socket,
-    pid: service.pid,
+    get pid() {
+      return service?.pid ?? 0;
+    },
     docker: async (...args: string[]) =>
       (await run("docker", ["-H", `unix://${socket}`, ...args])).trim(),
+    podman,
+    stopService,
+    startService,
     stop,
     [Symbol.asyncDispose]: stop,
   };

@@ -128,3 +128,54 @@ integrationTest(
     await watching;
   },
 );
+
+integrationTest(
+  "podman: the API service killed and restarted mid-watch, with containers changed while it was down: exactly the difference",
+  async () => {
+    await using podman = await startPodman();
+    const keep = await podman.docker(
+      "run",
+      "-d",
+      "--name",
+      uniq("keep"),
+      PODMAN_IMAGE,
+    );
+    const gone = await podman.docker(
+      "run",
+      "-d",
+      "--name",
+      uniq("gone"),
+      PODMAN_IMAGE,
+    );
+    await using watcher = watchDocker(podman.socket, {
+      engine: { type: "podman.io" },
+      backoff: { initialMs: 50, maxMs: 300 },
+    });
+    const watching = watcher.watch();
+    await watcher.ready;
+    const rec = new EventRecorder(watcher);
+    const syncs = watcher.syncCount;
+    await podman.stopService("SIGKILL");
+    // podman needs no daemon: change containers while the API is down.
+    await podman.podman("rm", "-f", "-t", "0", gone);
+    const fresh = await podman.podman(
+      "run",
+      "-d",
+      "--name",
+      uniq("fresh"),
+      PODMAN_IMAGE,
+    );
+    await podman.startService();
+    await rec.waitFor([gone, fresh], 2);
+    assert(watcher.syncCount > syncs);
+    assertEquals(rec.of([gone]), [`exited:${gone}`]);
+    assertEquals(rec.of([fresh]), [`started:${fresh}`]);
+    assertEquals(rec.of([keep]), []);
+    const truth = (await podman.docker("ps", "-q", "--no-trunc")).split("\n")
+      .filter(Boolean).sort();
+    assertEquals(watcher.portfolio.containers().map((c) => c.id).sort(), truth);
+    await rec.stop();
+    await watcher.close();
+    await watching;
+  },
+);
