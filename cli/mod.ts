@@ -27,7 +27,16 @@ import { discoverEngines } from "../watcher/discovery.ts";
 import { type CliArgs, parseCliArgs, USAGE, UsageError } from "./_args.ts";
 import { type EngineInfo, matchesFilters, Output } from "./_output.ts";
 
-/** Where the CLI writes, and the signal that ends a live watch. */
+/**
+ * Where the CLI writes, and the signal that ends a live watch.
+ *
+ * @example
+ * ```ts ignore
+ * import { main } from "@whalewatcher/whalewatcher/cli";
+ * const lines: string[] = [];
+ * await main(["--once", "--json"], { out: (l) => lines.push(l) });
+ * ```
+ */
 export interface MainOptions {
   /** Writes one line to stdout; default `console.log`. */
   out?: (line: string) => void;
