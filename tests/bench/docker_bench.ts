@@ -13,7 +13,7 @@ import Docker from "dockerode";
 import { watchDocker } from "../../adapters/docker/mod.ts";
 import { docker, rig } from "../engines/rig.ts";
 
-const CONCURRENCY = 8;
+const CONCURRENCY = Number(Deno.env.get("WW_BENCH_CONCURRENCY") ?? 8);
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
