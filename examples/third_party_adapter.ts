@@ -15,10 +15,10 @@ import {
   type CallOptions,
   type Container,
   type ContainerEvent,
-  createWatcher,
   discoverEngines,
   type EngineClient,
   engineRegistry,
+  Fleet,
   newContainer,
   ProcesslessContainerError,
 } from "../mod.ts";
@@ -190,52 +190,60 @@ class ToyClient implements EngineClient {
   }
 }
 
+// Where the toy engine listens. A real adaptor lists its engine's
+// well-known paths here; this example serves one in a temporary folder.
+const dir = await Deno.makeTempDir();
+const socket = `${dir}/toy.sock`;
+
 engineRegistry.register({
   type: "toy.example",
   create: (endpoint, options) =>
-    new ToyClient(endpoint ?? "/run/toy.sock", options?.pid),
+    new ToyClient(endpoint ?? socket, options?.pid),
   probe: async (endpoint) => {
     const answer = await request(endpoint, "ping");
     return answer.startsWith("toy ") ? { version: answer.slice(4) } : null;
   },
-  socketPaths: ["/run/toy.sock"],
+  socketPaths: [socket],
   processNames: ["toyd"],
 });
 
 // ---- using it, exactly like a built-in ------------------------------------
 
-const dir = await Deno.makeTempDir();
-const socket = `${dir}/toy.sock`;
 const engine = serveToyEngine(socket);
 engine.start({ id: "t1", name: "first", pid: 101 });
 
-const { engines } = await discoverEngines({
-  endpoints: [socket],
-  explicitOnly: true,
-});
+// No endpoint given: discovery tries the adaptor's socket paths. `types`
+// keeps this example from probing the machine's other engines.
+const { engines } = await discoverEngines({ types: ["toy.example"] });
 const found = engines.find((e) => e.type === "toy.example")!;
-console.log(`discovered ${found.type} ${found.version} at ${found.endpoint}`);
+console.log(
+  `discovered ${found.type} ${found.version} at ${found.endpoint} (${found.source})`,
+);
 
-const watcher = await createWatcher(found.adapter, found.endpoint);
-const watching = watcher.watch();
-await watcher.ready;
-const events = watcher.events();
+// A fleet watches every engine discovery finds, this one included.
+const fleet = new Fleet({ types: ["toy.example"] });
+const events = fleet.events();
+await fleet.ready;
 console.log(
   "containers:",
-  watcher.portfolio.containers().map((c) => `${c.name} pid=${c.pid}`).join(
-    ", ",
-  ),
+  fleet.containers().map(({ container: c }) => `${c.name} pid=${c.pid}`)
+    .join(", "),
 );
 
 engine.start({ id: "t2", name: "second", pid: 102 });
 engine.stop("t1");
-let seen = 0;
+// The subscription began before the first sync: it opens with "started
+// first". The exit may overtake the start, whose details are still being
+// asked for.
+const awaited = new Set(["started t2", "exited t1"]);
 for await (const e of events) {
-  console.log(`${e.type} ${e.container.name} pid=${e.container.pid}`);
-  if (++seen === 2) break;
+  console.log(
+    `${e.type} ${e.container.name} pid=${e.container.pid} (${e.engine.type})`,
+  );
+  awaited.delete(`${e.type} ${e.id}`);
+  if (awaited.size === 0) break;
 }
 
-await watcher.close();
-await watching.catch(() => {});
+await fleet.close();
 await engine.close();
 await Deno.remove(dir, { recursive: true });

@@ -32,10 +32,14 @@ export function parseNetUnix(text: string): UnixSocketEntry[] {
   return entries;
 }
 
-/** Whether a socket path looks like an engine's API rather than a side channel. */
+/**
+ * Whether a socket path looks like an engine's API rather than a side
+ * channel. Any name is accepted (third-party engines name theirs freely)
+ * except the known side channels.
+ */
 export function isApiSocketPath(path: string): boolean {
   const base = path.slice(path.lastIndexOf("/") + 1);
-  if (!base.endsWith(".sock")) return false;
+  if (!base) return false;
   if (base.endsWith(".ttrpc") || base.includes("debug")) return false;
   if (base.includes("metrics") || base.includes("shim")) return false;
   // containerd's shim sockets live in /run/containerd/s/<hash>; dockerd's

@@ -12,6 +12,7 @@ import {
   type EngineRegistry,
   engineRegistry,
 } from "../engineclient/mod.ts";
+import { hintsOf } from "./_candidates.ts";
 import { identity, scanEngineProcesses } from "./_procfs.ts";
 
 /**
@@ -84,6 +85,7 @@ export type RejectionReason =
   | "permission-denied"
   | "not-an-engine"
   | "timeout"
+  | "excluded"
   | "error";
 
 /**
@@ -139,6 +141,18 @@ export interface DiscoveryOptions {
   explicitOnly?: boolean;
   /** The registry whose adaptors probe; default {@linkcode engineRegistry}. */
   registry?: EngineRegistry;
+  /**
+   * Only these engine types are found; default all. Registry types (such
+   * as `"docker.com"`) restrict the probing adaptors and the environment
+   * variables, socket paths and process names that make candidates; a
+   * reported type that no adaptor is registered under (such as
+   * `"podman.io"`, served by `"docker.com"`) keeps every adaptor and
+   * filters what they report. Engines of other types on a candidate reject
+   * it as `"excluded"`.
+   */
+  types?: readonly string[];
+  /** Reject with {@linkcode NoEngineFoundError} when no engine is found. */
+  required?: boolean;
   /** Root of procfs; default `/proc`. */
   procRoot?: string;
   /** Environment lookup; default `Deno.env.get` (unset without permission). */
@@ -151,29 +165,22 @@ export interface DiscoveryOptions {
   warnings?: string[];
 }
 
-/** Well-known sockets of engines that have no adaptor of their own here. */
-const WELL_KNOWN: readonly string[] = [
-  "/run/docker.sock",
-  "/var/run/docker.sock",
-  "$XDG_RUNTIME_DIR/docker.sock",
-  "~/.docker/run/docker.sock",
-  "/run/user/$UID/docker.sock",
-  "/run/containerd/containerd.sock",
-  "/run/k3s/containerd/containerd.sock",
-  "/run/k0s/containerd.sock",
-  "/var/snap/microk8s/common/run/containerd.sock",
-  "/var/run/crio/crio.sock",
-  "/run/podman/podman.sock",
-  "$XDG_RUNTIME_DIR/podman/podman.sock",
-];
+/** The registered adaptors that may report one of `types` (all when absent). */
+function adaptersOf(
+  registry: EngineRegistry,
+  types: readonly string[] | undefined,
+): EngineAdapter[] {
+  const all = registry.adapters();
+  if (!types) return all;
+  // A reported type such as "podman.io" is not a registry type: any
+  // adaptor may report it.
+  if (types.some((t) => !registry.has(t))) return all;
+  return all.filter((a) => types.includes(a.type));
+}
 
-const PROCESS_NAMES = ["dockerd", "containerd", "crio", "podman"];
-
-const ENV_VARS = [
-  "DOCKER_HOST",
-  "CONTAINERD_ADDRESS",
-  "CONTAINER_RUNTIME_ENDPOINT",
-];
+function wanted(e: FoundEngine, types: readonly string[] | undefined) {
+  return !types || types.includes(e.type) || types.includes(e.adapter);
+}
 
 function defaultEnv(name: string): string | undefined {
   try {
@@ -266,26 +273,25 @@ export async function engineCandidates(
   for (const ep of options.endpoints ?? []) await add(ep, "explicit");
   if (options.explicitOnly) return candidates;
 
-  for (const name of ENV_VARS) {
+  const hints = hintsOf(adaptersOf(registry, options.types));
+  for (const name of hints.env) {
     const value = env(name);
     if (value) await add(value, "env");
   }
 
-  const adapters = registry.adapters();
-  const paths = new Set(WELL_KNOWN);
-  for (const a of adapters) for (const p of a.socketPaths ?? []) paths.add(p);
-  for (const p of paths) {
+  for (const p of hints.socketPaths) {
     const path = expand(p, env);
     if (path && await exists(path)) await add(path, "well-known");
   }
 
-  const names = new Set(PROCESS_NAMES);
-  for (const a of adapters) for (const n of a.processNames ?? []) names.add(n);
+  const names = new Set(hints.processNames);
   let processes: Awaited<ReturnType<typeof scanEngineProcesses>> = [];
   try {
-    processes = await scanEngineProcesses(names, {
-      procRoot: options.procRoot,
-    });
+    if (names.size) {
+      processes = await scanEngineProcesses(names, {
+        procRoot: options.procRoot,
+      });
+    }
   } catch (err) {
     options.warnings?.push(
       `process scan of ${
@@ -381,8 +387,10 @@ export async function discoverEngines(
   const timeoutMs = options.probeTimeoutMs ?? 2000;
   const warnings: string[] = [];
   const candidates = await engineCandidates({ ...options, warnings });
-  const probers = registry.adapters().filter((a) => a.probe);
+  const probers = adaptersOf(registry, options.types).filter((a) => a.probe);
   const results = await Promise.all(candidates.map(async (candidate) => {
+    const unusable = await checkSocket(candidate.endpoint);
+    if (unusable) return { rejected: { ...candidate, ...unusable } };
     const outcomes = await Promise.allSettled(
       probers.map((a) =>
         probeOne(a, candidate.endpoint, timeoutMs, options.signal)
@@ -404,7 +412,19 @@ export async function discoverEngines(
         });
       }
     });
-    if (engines.length) return { engines };
+    const kept = engines.filter((e) => wanted(e, options.types));
+    if (kept.length) return { engines: kept };
+    if (engines.length) {
+      return {
+        rejected: {
+          ...candidate,
+          reason: "excluded" as const,
+          message: `"${candidate.endpoint}" serves ${
+            engines.map((e) => e.type).join(", ")
+          }, not the asked ${options.types!.join(", ")}`,
+        },
+      };
+    }
     const { reason, message } = firstError !== undefined
       ? classify(candidate.endpoint, firstError)
       : {
@@ -421,5 +441,79 @@ export async function discoverEngines(
     if (r.engines) found.engines.push(...r.engines);
     else if (r.rejected) found.rejected.push(r.rejected);
   }
+  if (options.required && found.engines.length === 0) {
+    throw new NoEngineFoundError(found, {
+      registered: probers.map((p) => p.type),
+    });
+  }
   return found;
+}
+
+/**
+ * Says why a unix socket path cannot be an engine before any probe runs:
+ * nothing there, no permission to look, or a file that is not a socket.
+ */
+async function checkSocket(
+  endpoint: string,
+): Promise<{ reason: RejectionReason; message: string } | undefined> {
+  if (!endpoint.startsWith("/")) return undefined; // tcp://, npipe, ...
+  try {
+    const info = await Deno.stat(endpoint);
+    if (info.isSocket === false) {
+      return {
+        reason: "not-an-engine",
+        message: `"${endpoint}" is not a socket`,
+      };
+    }
+    return undefined;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      return { reason: "not-found", message: `no socket at "${endpoint}"` };
+    }
+    // Permission problems are reported by the probes, with their advice.
+    return undefined;
+  }
+}
+
+/**
+ * No engine was found: the message lists every candidate tried and why it
+ * was rejected, and what discovery could not do.
+ *
+ * @example
+ * ```ts ignore
+ * import { discoverEngines, NoEngineFoundError } from "@whalewatcher/whalewatcher";
+ * try {
+ *   await discoverEngines({ required: true });
+ * } catch (err) {
+ *   if (err instanceof NoEngineFoundError) console.error(err.message);
+ * }
+ * ```
+ */
+export class NoEngineFoundError extends Error {
+  /** The candidates that were tried, with the reasons. */
+  readonly rejected: readonly RejectedCandidate[];
+  /** What discovery could not do. */
+  readonly warnings: readonly string[];
+
+  /** Makes the error from what discovery found. */
+  constructor(
+    result: Pick<DiscoveryResult, "rejected" | "warnings">,
+    options: { registered?: readonly string[] } = {},
+  ) {
+    const tried = result.rejected.map((r) =>
+      `\n  ${r.endpoint} (${r.source}): ${r.reason}: ${r.message}`
+    ).join("");
+    const notes = result.warnings.map((w) => `\n  note: ${w}`).join("");
+    const registered = options.registered
+      ? ` with adaptors ${options.registered.join(", ") || "(none)"}`
+      : "";
+    super(
+      `no container engine found${registered}; ${
+        tried ? `tried:${tried}` : "no candidate endpoint"
+      }${notes}`,
+    );
+    this.name = "NoEngineFoundError";
+    this.rejected = result.rejected;
+    this.warnings = result.warnings;
+  }
 }

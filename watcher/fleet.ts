@@ -13,6 +13,7 @@ import {
   type DiscoveryOptions,
   type DiscoveryResult,
   type FoundEngine,
+  NoEngineFoundError,
 } from "./discovery.ts";
 import { SubscriberOverflowError } from "./errors.ts";
 import type {
@@ -39,6 +40,8 @@ export interface EngineRef {
   api: string;
   /** Engine PID when known, else 0. */
   pid: number;
+  /** The engine's own ID (e.g. Docker's daemon ID), when it told. */
+  id?: string;
 }
 
 /**
@@ -95,6 +98,7 @@ export interface FleetOptions extends DiscoveryOptions {
 
 interface Member {
   key: string;
+  found: FoundEngine;
   ref: EngineRef;
   watcher: Watcher;
   watching: Promise<void>;
@@ -123,7 +127,11 @@ function keyOf(e: FoundEngine): string {
  * ```
  */
 export class Fleet implements AsyncDisposable {
-  /** Resolves when every engine found at start has synced (or failed). */
+  /**
+   * Resolves when every engine found at start has synced (or failed);
+   * rejects with {@linkcode NoEngineFoundError} when option `required` is
+   * set and the first discovery found none.
+   */
   readonly ready: Promise<void>;
   /** What the last discovery found and rejected. */
   lastDiscovery: DiscoveryResult = { engines: [], rejected: [], warnings: [] };
@@ -134,6 +142,7 @@ export class Fleet implements AsyncDisposable {
   #lifetime = new AbortController();
   #timer: ReturnType<typeof setInterval> | undefined;
   #rediscovering: Promise<void> | undefined;
+  #discoveries = 0;
   #closing: Promise<void> | undefined;
 
   /** Starts discovering and watching at once. */
@@ -205,18 +214,37 @@ export class Fleet implements AsyncDisposable {
 
   async #rediscover(): Promise<void> {
     if (this.#lifetime.signal.aborted) return;
+    // Never required here: vanished engines must still be dropped.
     const found = await discoverEngines({
       ...this.#options,
+      required: false,
       signal: this.#lifetime.signal,
     });
     if (this.#lifetime.signal.aborted) return;
+    const first = this.#discoveries++ === 0;
     this.lastDiscovery = found;
     const present = new Set(found.engines.map(keyOf));
+    // A busy engine may miss a probe's deadline: only a socket or process
+    // that vanished (or a socket nobody answers on) drops it.
+    const stalled = new Set(
+      found.rejected.filter((r) => r.reason === "timeout").map((r) =>
+        r.endpoint
+      ),
+    );
     for (const [key, member] of this.#members) {
-      if (!present.has(key)) await this.#drop(member);
+      if (present.has(key)) continue;
+      if (
+        stalled.has(member.found.endpoint) && await this.#alive(member.ref.pid)
+      ) continue;
+      await this.#drop(member);
     }
-    for (const e of found.engines) {
-      if (!this.#members.has(keyOf(e))) await this.#add(e);
+    await Promise.all(
+      found.engines.filter((e) => !this.#members.has(keyOf(e))).map((e) =>
+        this.#add(e)
+      ),
+    );
+    if (first && this.#options.required && this.#members.size === 0) {
+      throw new NoEngineFoundError(found);
     }
   }
 
@@ -232,11 +260,23 @@ export class Fleet implements AsyncDisposable {
     } catch {
       return; // the next rediscovery tries again
     }
+    // The engine's ID tells apart engines reached at several endpoints.
+    const id = await watcher.id({
+      signal: AbortSignal.any([
+        this.#lifetime.signal,
+        AbortSignal.timeout(this.#options.probeTimeoutMs ?? 2000),
+      ]),
+    }).catch(() => undefined);
     const ref: EngineRef = Object.freeze({
       type: watcher.type,
       api: watcher.api || e.endpoint,
       pid: watcher.pid || e.pid,
+      ...(id ? { id } : {}),
     });
+    if (this.#lifetime.signal.aborted) {
+      await watcher.close();
+      return;
+    }
     // Subscribed before watching: the initial sync's starts are forwarded.
     const sub = watcher.events({ queueSize: Number.MAX_SAFE_INTEGER });
     const forwarding = (async () => {
@@ -249,11 +289,23 @@ export class Fleet implements AsyncDisposable {
     const watching = watcher.watch(this.#lifetime.signal).catch(() => {});
     this.#members.set(keyOf(e), {
       key: keyOf(e),
+      found: e,
       ref,
       watcher,
       watching,
       forwarding,
     });
+  }
+
+  /** Whether process `pid` lives; true when unknown (0, or no procfs). */
+  async #alive(pid: number): Promise<boolean> {
+    if (!pid) return true;
+    try {
+      await Deno.stat(`${this.#options.procRoot ?? "/proc"}/${pid}`);
+      return true;
+    } catch (err) {
+      return !(err instanceof Deno.errors.NotFound);
+    }
   }
 
   async #drop(member: Member): Promise<void> {

@@ -35,6 +35,7 @@ export {
   type EngineCandidate,
   engineCandidates,
   type FoundEngine,
+  NoEngineFoundError,
   type RejectedCandidate,
   type RejectionReason,
 } from "./discovery.ts";

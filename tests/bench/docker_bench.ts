@@ -176,10 +176,17 @@ async function main() {
         percentile(pu, 0.5).toFixed(2)
       }  p99 ${percentile(pu, 0.99).toFixed(2)}  (targets ≤ 2, ≤ 10)`,
     );
+    // One inspect round trip, as measured by the one-after-another rounds.
+    const rtt = s / n;
     console.log(
       `   start:         ${st.length} events  p50 ${
         percentile(st, 0.5).toFixed(2)
-      }  p99 ${percentile(st, 0.99).toFixed(2)}  (one inspect round trip more)`,
+      }  p99 ${
+        percentile(st, 0.99).toFixed(2)
+      }  (target: pause/unpause + one inspect round trip ≈ ${rtt.toFixed(2)})`,
+    );
+    console.log(
+      `   load average: ${Deno.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
     );
   } finally {
     console.log(`\nremoving ${ids.length} containers ...`);

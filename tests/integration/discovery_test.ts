@@ -3,7 +3,8 @@
 import { assert, assertEquals } from "../_assert.ts";
 import "../../mod.ts";
 import "../../adapters/docker/mod.ts";
-import { discoverEngines, Fleet } from "../../watcher/mod.ts";
+import { discoverEngines, engineCandidates, Fleet } from "../../watcher/mod.ts";
+import { EngineRegistry, engineRegistry } from "../../engineclient/mod.ts";
 import {
   containerdPid,
   docker,
@@ -28,6 +29,7 @@ integrationTest(
     const containerd = at("containerd.io", rig.containerdSocket);
     assert(containerd, "containerd not found");
     assertEquals(containerd.pid, containerdPid());
+    assertEquals(containerd.source, "process");
     const cri = at("cri", rig.containerdSocket);
     assert(cri, "CRI not found on the containerd socket");
     assertEquals(cri.pid, containerdPid());
@@ -37,16 +39,56 @@ integrationTest(
 );
 
 integrationTest(
+  "discovery: the /var/run and /run paths of one socket are one candidate, with the PID from the scan",
+  async (rig) => {
+    const viaVarRun = rig.dockerSocket.replace(/^\/run\//, "/var/run/");
+    assert(viaVarRun !== rig.dockerSocket, "the rig is not under /run");
+    assertEquals(
+      await Deno.realPath(viaVarRun),
+      await Deno.realPath(rig.dockerSocket),
+    );
+    const candidates = await engineCandidates({ endpoints: [viaVarRun] });
+    assertEquals(
+      candidates.filter((c) =>
+        c.endpoint === viaVarRun || c.endpoint === rig.dockerSocket
+      ),
+      [{ endpoint: viaVarRun, source: "explicit", pid: dockerdPid() }],
+    );
+  },
+);
+
+integrationTest(
   "discovery: with explicit endpoints only, nothing else is probed",
   async (rig) => {
+    // The built-in adaptors, with their probes recorded.
+    const probed: string[] = [];
+    const registry = new EngineRegistry();
+    for (const adapter of engineRegistry.adapters()) {
+      registry.register({
+        ...adapter,
+        probe: (endpoint, options) => {
+          probed.push(`${adapter.type} ${endpoint}`);
+          return adapter.probe!(endpoint, options);
+        },
+      });
+    }
     const found = await discoverEngines({
       endpoints: [rig.dockerSocket],
       explicitOnly: true,
+      registry,
     });
-    assertEquals(found.engines.map((e) => [e.type, e.endpoint]), [
-      ["docker.com", rig.dockerSocket],
+    assertEquals(found.engines.map((e) => [e.type, e.endpoint, e.source]), [
+      ["docker.com", rig.dockerSocket, "explicit"],
     ]);
     assertEquals(found.rejected, []);
+    assertEquals(
+      [...new Set(probed.map((p) => p.split(" ")[1]))],
+      [rig.dockerSocket],
+    );
+    assertEquals(
+      probed.length,
+      registry.adapters().filter((a) => a.probe).length,
+    );
   },
 );
 

@@ -60,7 +60,34 @@ async function truth(): Promise<Map<string, boolean>> {
 async function pidOfTask(_rig: Rig, id: string): Promise<number> {
   const tasks = await ctr("-n", "moby", "tasks", "ls");
   const row = tasks.split("\n").find((line) => line.startsWith(id));
-  return Number(row?.split(/\s+/)[1] ?? 0);
+  const pid = Number(row?.split(/\s+/)[1] ?? 0);
+  // Never 0: Deno.kill(0, …) would signal our own process group.
+  assert(pid > 0, `no containerd task for container ${id}:\n${tasks}`);
+  return pid;
+}
+
+/**
+ * Settles like `promise`, or rejects naming `what` after `ms`: a hang (an
+ * engine that never came back, a loss never surfaced) fails the test instead
+ * of stalling the run. A safety net, not a timing assertion.
+ */
+async function bounded<T>(
+  promise: Promise<T>,
+  what: string,
+  ms = 30_000,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`timed out after ${ms} ms: ${what}`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function removeAll(ids: string[]) {
@@ -247,11 +274,27 @@ integrationTest(
       backoff: { initialMs: 50, maxMs: 300 },
     });
     const watching = watcher.watch();
+    // A bare client's event stream, to see the loss surface as an error.
+    const bare = new DockerClient(rig.dockerSocket);
     try {
-      await watcher.ready;
+      await bounded(watcher.ready, "watcher ready");
       const rec = new EventRecorder(watcher);
       const syncs = watcher.syncCount;
+      const stream = await bare.lifecycleEvents();
+      // Caught at once: the loss happens while we wait for the kill.
+      const draining = (async () => {
+        for await (const _ of stream) {
+          // none expected before the kill
+        }
+      })().then(() => undefined, (err: Error) => err);
       await stopEngine("dockerd", { signal: "SIGKILL" });
+      const lost = await bounded(draining, "loss of the event stream");
+      assert(
+        lost?.message.includes(
+          `lost the docker event stream of "${rig.dockerSocket}"`,
+        ),
+        `stream loss not surfaced: ${lost}`,
+      );
       // While dockerd is down its containers live on in containerd: end one
       // behind its back.
       Deno.kill(await pidOfTask(rig, gone), "SIGKILL");
@@ -281,11 +324,351 @@ integrationTest(
       assertEquals(watcher.portfolio.container(keep)?.pid, await pidOf(keep));
       await rec.stop();
     } finally {
+      await bare.close();
       await startEngine("dockerd");
       await removeAll(ids);
       await watcher.close();
       await watching;
       assert(dockerdPid() > 0);
+    }
+  },
+);
+
+integrationTest(
+  "docker client: events map actions, projects and ms timestamps; abort ends quietly",
+  async (rig) => {
+    const client = new DockerClient(rig.dockerSocket);
+    const abort = new AbortController();
+    const ids: string[] = [];
+    try {
+      const events = await client.lifecycleEvents({ signal: abort.signal });
+      const seen: string[] = [];
+      const got: { type: string; id: string; project: string; ts: number }[] =
+        [];
+      const reading = (async () => {
+        for await (const e of events) {
+          got.push({
+            type: e.type,
+            id: e.id,
+            project: e.project,
+            ts: e.timestamp,
+          });
+          seen.push(`${e.type}:${e.id}`);
+        }
+      })();
+      const before = Date.now();
+      const id = await run(
+        rig,
+        uniq("ev"),
+        "-l",
+        `${COMPOSE_PROJECT_LABEL}=evproj`,
+      );
+      ids.push(id);
+      await docker("pause", id);
+      await docker("unpause", id);
+      await docker("kill", id);
+      await waitFor(() => seen.filter((s) => s.endsWith(id)).length >= 4, {
+        what: `4 events of ${id} (have ${seen.join(" ")})`,
+      });
+      const mine = got.filter((e) => e.id === id);
+      assertEquals(mine.map((e) => e.type), [
+        "started",
+        "paused",
+        "unpaused",
+        "exited",
+      ]);
+      for (const e of mine) {
+        assertEquals(e.project, "evproj");
+        // Milliseconds since the epoch (not ns, not s), in order.
+        assert(e.ts >= before - 5000 && e.ts <= Date.now() + 5000, `${e.ts}`);
+      }
+      assert(mine.every((e, i) => i === 0 || e.ts >= mine[i - 1].ts));
+      abort.abort();
+      await reading; // ends quietly, without throwing
+      assertEquals(client.skippedEvents, 0);
+      await assertRejects(
+        () => client.lifecycleEvents({ signal: abort.signal }),
+      );
+    } finally {
+      abort.abort();
+      await client.close();
+      await removeAll(ids);
+    }
+    // Closed clients refuse new subscriptions, naming the endpoint.
+    await assertRejects(
+      () => client.lifecycleEvents(),
+      (err: Error) => err.message.includes(rig.dockerSocket),
+    );
+  },
+);
+
+/**
+ * A unix socket proxy to dockerd that holds container inspections while
+ * closed and counts how many are in flight at once.
+ */
+function inspectGate(path: string, target: string) {
+  const listener = Deno.listen({ transport: "unix", path });
+  const conns = new Set<Deno.Conn>();
+  let opened: () => void = () => {};
+  let gate = new Promise<void>((resolve) => (opened = resolve));
+  const state = { inflight: 0, max: 0, total: 0 };
+  const INSPECT = /^GET \/(v[\d.]+\/)?containers\/[0-9a-f]{12,}\/json/;
+  const serve = async (client: Deno.Conn) => {
+    const server = await Deno.connect({ transport: "unix", path: target });
+    conns.add(client);
+    conns.add(server);
+    const pending = { inspect: false };
+    const close = () => {
+      for (const c of [client, server]) {
+        try {
+          c.close();
+        } catch {
+          // already closed
+        }
+      }
+    };
+    const up = (async () => {
+      const buf = new Uint8Array(64 * 1024);
+      try {
+        while (true) {
+          const n = await client.read(buf);
+          if (n === null) break;
+          const chunk = buf.slice(0, n);
+          if (INSPECT.test(new TextDecoder().decode(chunk.subarray(0, 200)))) {
+            pending.inspect = true;
+            state.total++;
+            state.max = Math.max(state.max, ++state.inflight);
+            await gate;
+          }
+          await server.write(chunk);
+        }
+      } catch {
+        // closed
+      } finally {
+        close();
+      }
+    })();
+    const down = (async () => {
+      const buf = new Uint8Array(64 * 1024);
+      try {
+        while (true) {
+          const n = await server.read(buf);
+          if (n === null) break;
+          if (pending.inspect) {
+            pending.inspect = false;
+            state.inflight--;
+          }
+          await client.write(buf.subarray(0, n));
+        }
+      } catch {
+        // closed
+      } finally {
+        close();
+      }
+    })();
+    await Promise.all([up, down]);
+    conns.delete(client);
+    conns.delete(server);
+  };
+  const serving = (async () => {
+    const served: Promise<void>[] = [];
+    try {
+      for await (const client of listener) served.push(serve(client));
+    } catch {
+      // listener closed
+    }
+    await Promise.all(served);
+  })();
+  return {
+    state,
+    open() {
+      opened();
+    },
+    shut() {
+      gate = new Promise<void>((resolve) => (opened = resolve));
+    },
+    async close() {
+      opened();
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch {
+          // already closed
+        }
+      }
+      await serving;
+    },
+  };
+}
+
+integrationTest(
+  "docker client: list inspects with bounded concurrency, skips containers gone meanwhile, aborts promptly",
+  async (rig) => {
+    const ids: string[] = await Promise.all(
+      Array.from({ length: 9 }, () => run(rig, uniq("conc"))),
+    );
+    const doomed = ids[0];
+    const path = `${rig.dir}/gate-${crypto.randomUUID().slice(0, 6)}.sock`;
+    const proxy = inspectGate(path, rig.dockerSocket);
+    const client = new DockerClient(path, { inspectConcurrency: 3 });
+    try {
+      const listing = client.list();
+      await waitFor(() => proxy.state.inflight === 3, {
+        what: "3 inspections held at the gate",
+      });
+      // Held long enough for a 4th to show up if the bound did not hold.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assertEquals(proxy.state.inflight, 3);
+      // Removed between list and inspect: a 404, so skipped, not fatal.
+      await docker("rm", "-f", doomed);
+      proxy.open();
+      const listed = new Set((await listing).map((c) => c.id));
+      assertEquals(proxy.state.max, 3);
+      assert(!listed.has(doomed), "a removed container was listed");
+      for (const id of ids.slice(1)) assert(listed.has(id), `${id} missing`);
+
+      // An abort while inspections hang rejects with the abort's reason.
+      proxy.shut();
+      const abort = new AbortController();
+      const aborted = client.list({ signal: abort.signal });
+      await waitFor(() => proxy.state.inflight === 3, {
+        what: "3 inspections held again",
+      });
+      const reason = new Error("enough");
+      abort.abort(reason);
+      await assertRejects(() => aborted, (err) => err === reason);
+      proxy.open();
+    } finally {
+      await client.close();
+      await proxy.close();
+      await Deno.remove(path).catch(() => {});
+      await removeAll(ids);
+    }
+  },
+);
+
+integrationTest(
+  "docker client: close() ends calls in flight and refuses new ones; the packer sees Docker's inspection",
+  async (rig) => {
+    const ids = [await run(rig, uniq("close")), await run(rig, uniq("close"))];
+    const path = `${rig.dir}/gate-${crypto.randomUUID().slice(0, 6)}.sock`;
+    const proxy = inspectGate(path, rig.dockerSocket);
+    const client = new DockerClient(path, {
+      packer: { pack: (_c, raw) => (raw as { Image?: string }).Image },
+    });
+    try {
+      // Through the open gate first: a real inspection feeds the packer.
+      proxy.open();
+      const c = await client.inspect(ids[0]);
+      assert(
+        typeof c.rucksack === "string" && c.rucksack.startsWith("sha256:"),
+        `rucksack: ${c.rucksack}`,
+      );
+      proxy.shut();
+      const listing = client.list();
+      const inspecting = client.inspect(ids[1]);
+      await waitFor(() => proxy.state.inflight >= 3, {
+        what: "list's and inspect's inspections held at the gate",
+      });
+      await client.close();
+      const closed = (err: Error) =>
+        err.message.includes("is closed") && err.message.includes(path);
+      await assertRejects(() => bounded(listing, "list after close"), closed);
+      await assertRejects(
+        () => bounded(inspecting, "inspect after close"),
+        closed,
+      );
+      await assertRejects(() => client.list(), closed);
+      await assertRejects(() => client.inspect(ids[0]), closed);
+      await assertRejects(() => client.id(), closed);
+    } finally {
+      await client.close();
+      await proxy.close();
+      await Deno.remove(path).catch(() => {});
+      await removeAll(ids);
+    }
+  },
+);
+
+/** A loopback TCP port forwarded to a unix socket (plain bytes both ways). */
+function tcpToUnix(target: string) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const pipe = async (from: Deno.Conn, to: Deno.Conn) => {
+    try {
+      await from.readable.pipeTo(to.writable, { preventClose: true });
+    } catch {
+      // reset by either side
+    }
+    for (const c of [from, to]) {
+      try {
+        c.close();
+      } catch {
+        // already closed
+      }
+      conns.delete(c);
+    }
+  };
+  const serving = (async () => {
+    const pipes: Promise<void>[] = [];
+    try {
+      for await (const client of listener) {
+        const server = await Deno.connect({ transport: "unix", path: target });
+        conns.add(client);
+        conns.add(server);
+        pipes.push(pipe(client, server), pipe(server, client));
+      }
+    } catch {
+      // listener closed
+    }
+    await Promise.allSettled(pipes);
+  })();
+  return {
+    url: `tcp://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    async close() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch {
+          // already closed
+        }
+      }
+      await serving;
+    },
+  };
+}
+
+integrationTest(
+  "docker client over tcp:// (plain HTTP): probe, list and events",
+  async (rig) => {
+    const proxy = tcpToUnix(rig.dockerSocket);
+    const client = new DockerClient(proxy.url);
+    const abort = new AbortController();
+    const ids: string[] = [];
+    try {
+      assertEquals((await probeDocker(proxy.url))?.type, "docker.com");
+      assertEquals(client.api, proxy.url);
+      const events = await client.lifecycleEvents({ signal: abort.signal });
+      const seen: string[] = [];
+      const reading = (async () => {
+        for await (const e of events) seen.push(`${e.type}:${e.id}`);
+      })();
+      const id = await run(rig, uniq("tcp"));
+      ids.push(id);
+      await waitFor(() => seen.includes(`started:${id}`), {
+        what: `start of ${id} over tcp`,
+      });
+      const listed = await client.list();
+      assertEquals(listed.find((c) => c.id === id)?.pid, await pidOf(id));
+      abort.abort();
+      await reading;
+    } finally {
+      abort.abort();
+      await client.close();
+      await proxy.close();
+      await removeAll(ids);
     }
   },
 );

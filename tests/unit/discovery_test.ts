@@ -1,12 +1,16 @@
 // Discovery on a fake procfs tree and with fake adaptors: the
 // /proc/net/unix parser, the process scan, dedup of linked paths, probing.
-import { assert, assertEquals } from "../_assert.ts";
+import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import {
   isApiSocketPath,
   parseNetUnix,
   scanEngineProcesses,
 } from "../../watcher/_procfs.ts";
-import { discoverEngines, engineCandidates } from "../../watcher/discovery.ts";
+import {
+  discoverEngines,
+  engineCandidates,
+  NoEngineFoundError,
+} from "../../watcher/discovery.ts";
 import { EngineRegistry } from "../../engineclient/mod.ts";
 
 const NET_UNIX = `Num       RefCount Protocol Flags    Type St Inode Path
@@ -33,6 +37,9 @@ Deno.test("procfs: /proc/net/unix parser keeps listening path sockets only", () 
 Deno.test("procfs: API socket paths skip ttrpc, debug, shim and libnetwork sockets", () => {
   assert(isApiSocketPath("/run/containerd/containerd.sock"));
   assert(isApiSocketPath("/run/docker.sock"));
+  // Third-party engines name their sockets freely.
+  assert(isApiSocketPath("/run/toy/api"));
+  assert(!isApiSocketPath("/var/run/docker/containerd/containerd-debug.sock"));
   assert(!isApiSocketPath("/run/containerd/containerd.sock.ttrpc"));
   assert(!isApiSocketPath("/run/containerd/debug.sock"));
   assert(!isApiSocketPath("/run/containerd/s/0123abcd"));
@@ -167,7 +174,15 @@ Deno.test("discovery: linked paths are one socket; explicit first; the process s
   }
 });
 
-Deno.test("discovery: probes classify candidates; one socket may serve two types", async () => {
+/** Listening unix sockets at `names` under `dir`; returns their closer. */
+function listenAll(dir: string, names: string[]): () => void {
+  const listeners = names.map((n) =>
+    Deno.listen({ transport: "unix", path: `${dir}/${n}` })
+  );
+  return () => listeners.forEach((l) => l.close());
+}
+
+function classifyingRegistry(): EngineRegistry {
   const registry = new EngineRegistry();
   const create = () => {
     throw new Error("not used");
@@ -191,31 +206,130 @@ Deno.test("discovery: probes classify candidates; one socket may serve two types
       );
     },
   });
-  const found = await discoverEngines({
-    endpoints: [
-      "/x/both.sock",
-      "/x/none.sock",
-      "/x/denied.sock",
-      "/x/slow.sock",
-    ],
-    explicitOnly: true,
-    registry,
-    probeTimeoutMs: 50,
-  });
-  assertEquals(
-    found.engines.map((e) => [e.type, e.adapter, e.endpoint, e.version]),
-    [
-      ["a.example", "a.example", "/x/both.sock", "1"],
-      ["b.alias", "b.example", "/x/both.sock", undefined],
-    ],
+  return registry;
+}
+
+Deno.test("discovery: probes classify candidates; one socket may serve two types", async () => {
+  const dir = await Deno.makeTempDir();
+  const close = listenAll(dir, [
+    "both.sock",
+    "none.sock",
+    "denied.sock",
+    "slow.sock",
+  ]);
+  try {
+    await Deno.writeTextFile(`${dir}/file.sock`, "");
+    const found = await discoverEngines({
+      endpoints: [
+        "both.sock",
+        "none.sock",
+        "denied.sock",
+        "slow.sock",
+        "missing.sock",
+        "file.sock",
+      ].map((n) => `${dir}/${n}`),
+      explicitOnly: true,
+      registry: classifyingRegistry(),
+      probeTimeoutMs: 50,
+    });
+    assertEquals(
+      found.engines.map((e) => [e.type, e.adapter, e.endpoint, e.version]),
+      [
+        ["a.example", "a.example", `${dir}/both.sock`, "1"],
+        ["b.alias", "b.example", `${dir}/both.sock`, undefined],
+      ],
+    );
+    assertEquals(
+      found.rejected.map((r) => [r.endpoint, r.reason]),
+      [
+        [`${dir}/none.sock`, "not-an-engine"],
+        [`${dir}/denied.sock`, "permission-denied"],
+        [`${dir}/slow.sock`, "timeout"],
+        [`${dir}/missing.sock`, "not-found"],
+        [`${dir}/file.sock`, "not-an-engine"],
+      ],
+    );
+    for (const r of found.rejected) assert(r.message.includes(r.endpoint));
+    assertMatch(found.rejected[0].message, /a\.example, b\.example/);
+    assertMatch(found.rejected[1].message, /docker/); // the group to join
+    assertMatch(found.rejected[4].message, /not a socket/);
+  } finally {
+    close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+async function rejection(p: Promise<unknown>): Promise<NoEngineFoundError> {
+  try {
+    await p;
+  } catch (err) {
+    assert(err instanceof NoEngineFoundError, String(err));
+    return err;
+  }
+  throw new Error("discovery did not reject");
+}
+
+Deno.test("discovery: required discovery without an engine lists every candidate tried and why", async () => {
+  const dir = await Deno.makeTempDir();
+  const close = listenAll(dir, ["none.sock"]);
+  try {
+    const err = await rejection(
+      discoverEngines({
+        endpoints: [`${dir}/none.sock`, `${dir}/missing.sock`],
+        explicitOnly: true,
+        registry: classifyingRegistry(),
+        required: true,
+      }),
+    );
+    assertEquals(err.rejected.map((r) => r.reason), [
+      "not-an-engine",
+      "not-found",
+    ]);
+    assertMatch(err.message, /^no container engine found/);
+    assert(err.message.includes(`${dir}/none.sock (explicit): not-an-engine`));
+    assert(err.message.includes(`${dir}/missing.sock (explicit): not-found`));
+  } finally {
+    close();
+  }
+  // Nothing to try at all says so.
+  const none = await rejection(
+    discoverEngines({
+      explicitOnly: true,
+      registry: new EngineRegistry(),
+      required: true,
+    }),
   );
-  assertEquals(
-    found.rejected.map((r) => [r.endpoint, r.reason]),
-    [
-      ["/x/none.sock", "not-an-engine"],
-      ["/x/denied.sock", "permission-denied"],
-      ["/x/slow.sock", "timeout"],
-    ],
-  );
-  assert(found.rejected[1].message.includes("/x/denied.sock"));
+  assertMatch(none.message, /no candidate endpoint/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("discovery: types restrict the probing adaptors and their candidates", async () => {
+  const dir = await Deno.makeTempDir();
+  const close = listenAll(dir, ["both.sock"]);
+  try {
+    const registry = classifyingRegistry();
+    const proc = await fakeProc(dir, []);
+    const found = await discoverEngines({
+      endpoints: [`${dir}/both.sock`],
+      registry,
+      types: ["b.example"],
+      procRoot: proc,
+      env: () => undefined,
+    });
+    assertEquals(found.engines.map((e) => e.adapter), ["b.example"]);
+    // Built-in well-known paths belong to built-in types: none of them is
+    // a candidate when only third-party types are asked for.
+    assertEquals(
+      (await engineCandidates({
+        registry,
+        types: ["b.example"],
+        procRoot: proc,
+        env: () => "/run/docker.sock",
+      })).length,
+      0,
+    );
+  } finally {
+    close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
