@@ -223,7 +223,7 @@ export class Fleet implements AsyncDisposable {
     if (this.#lifetime.signal.aborted) return;
     const first = this.#discoveries++ === 0;
     this.lastDiscovery = found;
-    const present = new Set(found.engines.map(keyOf));
+    const present = new Map(found.engines.map((e) => [keyOf(e), e]));
     // A busy engine may miss a probe's deadline: only a socket or process
     // that vanished (or a socket nobody answers on) drops it.
     const stalled = new Set(
@@ -232,7 +232,16 @@ export class Fleet implements AsyncDisposable {
       ),
     );
     for (const [key, member] of this.#members) {
-      if (present.has(key)) continue;
+      const now = present.get(key);
+      if (now) {
+        // Restarted on the same socket: its watcher reconnects by itself;
+        // later events name the new process.
+        if (now.pid && now.pid !== member.ref.pid) {
+          member.found = now;
+          member.ref = Object.freeze({ ...member.ref, pid: now.pid });
+        }
+        continue;
+      }
       if (
         stalled.has(member.found.endpoint) && await this.#alive(member.ref.pid)
       ) continue;
@@ -240,7 +249,7 @@ export class Fleet implements AsyncDisposable {
     }
     await Promise.all(
       found.engines.filter((e) => !this.#members.has(keyOf(e))).map((e) =>
-        this.#add(e)
+        this.#add(e, found)
       ),
     );
     if (first && this.#options.required && this.#members.size === 0) {
@@ -248,7 +257,7 @@ export class Fleet implements AsyncDisposable {
     }
   }
 
-  async #add(e: FoundEngine): Promise<void> {
+  async #add(e: FoundEngine, found: DiscoveryResult): Promise<void> {
     const registry = this.#options.registry ?? engineRegistry;
     let watcher: Watcher;
     try {
@@ -257,8 +266,18 @@ export class Fleet implements AsyncDisposable {
         registry,
         engine: { pid: e.pid, type: e.type },
       });
-    } catch {
-      return; // the next rediscovery tries again
+    } catch (err) {
+      // Told in lastDiscovery; the next rediscovery tries again.
+      found.rejected.push({
+        endpoint: e.endpoint,
+        source: e.source,
+        pid: e.pid,
+        reason: "error",
+        message: `watching "${e.endpoint}" as ${e.type} failed: ${
+          (err as Error)?.message ?? err
+        }`,
+      });
+      return;
     }
     // The engine's ID tells apart engines reached at several endpoints.
     const id = await watcher.id({
@@ -277,24 +296,27 @@ export class Fleet implements AsyncDisposable {
       await watcher.close();
       return;
     }
-    // Subscribed before watching: the initial sync's starts are forwarded.
-    const sub = watcher.events({ queueSize: Number.MAX_SAFE_INTEGER });
-    const forwarding = (async () => {
-      try {
-        for await (const event of sub) this.#fan({ ...event, engine: ref });
-      } catch {
-        // the watch ended with an error; the member is dropped or retried
-      }
-    })();
-    const watching = watcher.watch(this.#lifetime.signal).catch(() => {});
-    this.#members.set(keyOf(e), {
+    const member: Member = {
       key: keyOf(e),
       found: e,
       ref,
       watcher,
-      watching,
-      forwarding,
-    });
+      watching: Promise.resolve(),
+      forwarding: Promise.resolve(),
+    };
+    // Subscribed before watching: the initial sync's starts are forwarded.
+    const sub = watcher.events({ queueSize: Number.MAX_SAFE_INTEGER });
+    member.forwarding = (async () => {
+      try {
+        for await (const event of sub) {
+          this.#fan({ ...event, engine: member.ref });
+        }
+      } catch {
+        // the watch ended with an error; the member is dropped or retried
+      }
+    })();
+    member.watching = watcher.watch(this.#lifetime.signal).catch(() => {});
+    this.#members.set(member.key, member);
   }
 
   /** Whether process `pid` lives; true when unknown (0, or no procfs). */

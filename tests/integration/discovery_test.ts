@@ -39,6 +39,34 @@ integrationTest(
 );
 
 integrationTest(
+  "discovery: a types filter keeps only engines of those types",
+  async (rig) => {
+    const cri = await discoverEngines({ types: ["cri"] });
+    assert(cri.engines.length > 0);
+    assert(cri.engines.every((e) => e.type === "cri"));
+    assertEquals(
+      cri.engines.filter((e) => e.endpoint === rig.containerdSocket).map((
+        e,
+      ) => [e.type, e.pid]),
+      [["cri", containerdPid()]],
+    );
+    // A reported type that is no registry type: the rig's dockerd is
+    // probed and rejected as excluded, naming what it serves.
+    const podman = await discoverEngines({
+      endpoints: [rig.dockerSocket],
+      explicitOnly: true,
+      types: ["podman.io"],
+    });
+    assertEquals(podman.engines, []);
+    assertEquals(
+      podman.rejected.map((r) => [r.endpoint, r.reason]),
+      [[rig.dockerSocket, "excluded"]],
+    );
+    assert(podman.rejected[0].message.includes("docker.com"));
+  },
+);
+
+integrationTest(
   "discovery: the /var/run and /run paths of one socket are one candidate, with the PID from the scan",
   async (rig) => {
     const viaVarRun = rig.dockerSocket.replace(/^\/run\//, "/var/run/");

@@ -286,3 +286,70 @@ Deno.test("fleet: an engine that misses a probe deadline is kept while its proce
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("fleet: an engine whose watcher cannot be made is reported in lastDiscovery, not watched", async () => {
+  const dir = await Deno.makeTempDir();
+  const listener = Deno.listen({ transport: "unix", path: `${dir}/x.sock` });
+  try {
+    const registry = new EngineRegistry();
+    registry.register({
+      type: "broken.example",
+      create: (endpoint) => {
+        throw new Error(`no client for "${endpoint}"`);
+      },
+      probe: () => Promise.resolve({ version: "0" }),
+    });
+    await using fleet = new Fleet({
+      registry,
+      endpoints: [`${dir}/x.sock`],
+      explicitOnly: true,
+    });
+    await fleet.ready;
+    assertEquals(fleet.engines(), []);
+    assertEquals(
+      fleet.lastDiscovery.rejected.map((r) => [r.reason, r.message]),
+      [[
+        "error",
+        `watching "${dir}/x.sock" as broken.example failed: no client for "${dir}/x.sock"`,
+      ]],
+    );
+  } finally {
+    listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fleet: an engine restarted on the same socket keeps its watcher; later events name the new PID", async () => {
+  const dir = await Deno.makeTempDir();
+  const world = await toyWorld(dir);
+  try {
+    const a = await world.listen("a.sock", 501);
+    await using fleet = new Fleet({
+      registry: world.registry,
+      procRoot: world.proc,
+      env: () => undefined,
+    });
+    const sub = fleet.events();
+    await fleet.ready;
+    assertEquals(fleet.engines().map((e) => e.engine.pid), [501]);
+    const watcher = fleet.engines()[0].watcher;
+    // The same socket, now served by process 502.
+    await Deno.rename(`${world.proc}/501`, `${world.proc}/502`);
+    await fleet.rediscover();
+    assertEquals(fleet.engines().map((e) => [e.engine.pid, e.watcher]), [
+      [502, watcher],
+    ]);
+    await world.streams.get(a);
+    world.clients.get(a)!.start({ id: "c5", name: "five" });
+    const next = await sub.next();
+    assert(!next.done);
+    assertEquals(
+      brief(next.value),
+      "started c5 five @toy.example a.sock pid=502 id=toy-a.sock",
+    );
+    await sub.return?.();
+  } finally {
+    world.closeAll();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

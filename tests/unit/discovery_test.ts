@@ -191,7 +191,9 @@ function classifyingRegistry(): EngineRegistry {
     type: "a.example",
     create,
     probe: (ep) =>
-      Promise.resolve(ep.endsWith("both.sock") ? { version: "1" } : null),
+      Promise.resolve(
+        /(both|a-only)\.sock$/.test(ep) ? { version: "1" } : null,
+      ),
   });
   registry.register({
     type: "b.example",
@@ -305,7 +307,7 @@ Deno.test("discovery: required discovery without an engine lists every candidate
 
 Deno.test("discovery: types restrict the probing adaptors and their candidates", async () => {
   const dir = await Deno.makeTempDir();
-  const close = listenAll(dir, ["both.sock"]);
+  const close = listenAll(dir, ["both.sock", "a-only.sock"]);
   try {
     const registry = classifyingRegistry();
     const proc = await fakeProc(dir, []);
@@ -317,6 +319,27 @@ Deno.test("discovery: types restrict the probing adaptors and their candidates",
       env: () => undefined,
     });
     assertEquals(found.engines.map((e) => e.adapter), ["b.example"]);
+    // A reported type that is no registry type ("b.alias", reported by
+    // b.example) filters what every adaptor found; a socket serving only
+    // other types is rejected as excluded, naming what it serves.
+    const alias = await discoverEngines({
+      endpoints: [`${dir}/both.sock`, `${dir}/a-only.sock`],
+      explicitOnly: true,
+      registry,
+      types: ["b.alias"],
+    });
+    assertEquals(
+      alias.engines.map((e) => [e.type, e.adapter]),
+      [["b.alias", "b.example"]],
+    );
+    assertEquals(
+      alias.rejected.map((r) => [r.endpoint, r.reason, r.message]),
+      [[
+        `${dir}/a-only.sock`,
+        "excluded",
+        `"${dir}/a-only.sock" serves a.example, not the asked b.alias`,
+      ]],
+    );
     // Built-in well-known paths belong to built-in types: none of them is
     // a candidate when only third-party types are asked for.
     assertEquals(
