@@ -24,8 +24,10 @@ env_file=$(bash "$HERE/rig.sh" start) || {
 source "$env_file"
 cleanup() { bash "$HERE/rig.sh" stop || true; }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-"$@"
-status=$?
-exit $status
+# CMD runs in the background so that a signal reaches these traps at once;
+# it is passed on as TERM (background commands ignore INT), then the rig stops.
+"$@" &
+child=$!
+trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 130' INT
+trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 143' TERM
+wait "$child"
