@@ -114,16 +114,7 @@ state = "${dir}/state"
         await new Promise((r) => setTimeout(r, 50));
       }
     }
-    await run(
-      CTR,
-      "--address",
-      socket,
-      "-n",
-      "k8s.io",
-      "image",
-      "import",
-      imageTar,
-    );
+    await k8s(socket, "image", "import", imageTar);
   } catch (err) {
     await stop();
     throw err;
@@ -131,46 +122,22 @@ state = "${dir}/state"
   return { socket, stop, [Symbol.asyncDispose]: stop };
 }
 
+/** ctr 1.6 against `socket`, in CRI's namespace k8s.io. */
+function k8s(socket: string, ...args: string[]): Promise<string> {
+  return run(CTR, "--address", socket, "-n", "k8s.io", ...args);
+}
+
 // Kills and deletes the tasks of namespace k8s.io (pods and containers).
 async function removeAllPods(socket: string): Promise<void> {
-  const tasks = await run(
-    CTR,
-    "--address",
-    socket,
-    "-n",
-    "k8s.io",
-    "task",
-    "ls",
-    "-q",
-  );
-  for (const id of tasks.split("\n").filter(Boolean)) {
-    await run(
-      CTR,
-      "--address",
-      socket,
-      "-n",
-      "k8s.io",
-      "task",
-      "kill",
-      "-s",
-      "SIGKILL",
-      id,
-    )
-      .catch(() => {});
+  const ids = (await k8s(socket, "task", "ls", "-q")).split("\n")
+    .filter(Boolean);
+  for (const id of ids) {
+    await k8s(socket, "task", "kill", "-s", "SIGKILL", id).catch(() => {});
   }
-  for (const id of tasks.split("\n").filter(Boolean)) {
+  for (const id of ids) {
     for (let i = 0; i < 50; i++) {
       try {
-        await run(
-          CTR,
-          "--address",
-          socket,
-          "-n",
-          "k8s.io",
-          "task",
-          "delete",
-          id,
-        );
+        await k8s(socket, "task", "delete", id);
         break;
       } catch {
         await new Promise((r) => setTimeout(r, 50));
