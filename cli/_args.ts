@@ -9,6 +9,7 @@ export interface CliArgs {
   once: boolean;
   sockets: string[];
   engines: string[];
+  adapters: string[];
   project?: string;
   labels: LabelFilter[];
   color: boolean;
@@ -38,6 +39,8 @@ options:
                        engines are discovered by well-known paths and processes
   --engine TYPE        watch only engines of this type (repeatable), e.g.
                        docker.com, containerd.io, cri, podman.io
+  --adapter MODULE     import this module first (repeatable): a third-party
+                       adaptor that registers itself, found like a built-in
   --project NAME       only containers of this compose project ("" = none)
   --label KEY[=VALUE]  only containers with this label (and value); repeatable
   --json               one JSON object per line on stdout
@@ -67,6 +70,7 @@ export function parseCliArgs(
         "no-color": { type: "boolean" },
         socket: { type: "string", multiple: true },
         engine: { type: "string", multiple: true },
+        adapter: { type: "string", multiple: true },
         project: { type: "string" },
         label: { type: "string", multiple: true },
       },
@@ -89,6 +93,10 @@ export function parseCliArgs(
     if (e.trim() === "") throw new UsageError("--engine needs an engine type");
     return e;
   });
+  const adapters = (v.adapter ?? []).map((a) => {
+    if (a.trim() === "") throw new UsageError("--adapter needs a module");
+    return a;
+  });
   const labels = (v.label ?? []).map((l): LabelFilter => {
     const eq = l.indexOf("=");
     const key = eq < 0 ? l : l.slice(0, eq);
@@ -103,6 +111,7 @@ export function parseCliArgs(
     once: v.once ?? false,
     sockets,
     engines,
+    adapters,
     project: v.project,
     labels,
     color: !v["no-color"] && env.isTty && !env.noColor,

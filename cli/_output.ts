@@ -164,6 +164,24 @@ export class Output {
     );
   }
 
+  /** An engine that vanished (after its containers' `exited` lines). */
+  engineGone(engine: EngineInfo): void {
+    if (this.#args.json) {
+      this.#out(JSON.stringify({
+        type: "engine-removed",
+        engine: engine.type,
+        api: engine.api,
+        pid: engine.pid,
+      }));
+      return;
+    }
+    this.#out(
+      `${this.#paint(ANSI.bold, engine.type)}  ${engine.api}  ${
+        this.#paint(ANSI.red, "gone")
+      }`,
+    );
+  }
+
   /** An engine that could not be watched. */
   engineError(engine: { type: string; api: string }, message: string): void {
     if (this.#args.json) {

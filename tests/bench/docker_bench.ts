@@ -10,7 +10,7 @@
 //    event's arrival on a raw dockerode event stream in this process and
 //    its delivery by the watcher; p50 and p99. Also for start events.
 import Docker from "dockerode";
-import { watchDocker } from "../../adapters/docker/mod.ts";
+import { watchDocker } from "../../docker.ts";
 import { docker, rig } from "../engines/rig.ts";
 
 const CONCURRENCY = Number(Deno.env.get("WW_BENCH_CONCURRENCY") ?? 8);
@@ -66,7 +66,7 @@ async function main() {
       floors.push(await floor(client, CONCURRENCY));
       const t0 = performance.now();
       const watcher = watchDocker(r.dockerSocket, {
-        engine: { inspectConcurrency: CONCURRENCY },
+        engine: { concurrency: CONCURRENCY },
       });
       const watching = watcher.watch();
       await watcher.ready;

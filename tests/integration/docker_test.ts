@@ -5,10 +5,11 @@ import {
   DockerClient,
   probeDocker,
   watchDocker,
-} from "../../adapters/docker/mod.ts";
+} from "../../docker.ts";
 import {
   COMPOSE_PROJECT_LABEL,
   engineRegistry,
+  EventStreamEndedError,
   ProcesslessContainerError,
 } from "../../engineclient/mod.ts";
 import {
@@ -290,9 +291,9 @@ integrationTest(
       await stopEngine("dockerd", { signal: "SIGKILL" });
       const lost = await bounded(draining, "loss of the event stream");
       assert(
-        lost?.message.includes(
-          `lost the docker event stream of "${rig.dockerSocket}"`,
-        ),
+        lost instanceof EventStreamEndedError &&
+          lost.endpoint === rig.dockerSocket &&
+          lost.message.includes(`"${rig.dockerSocket}"`),
         `stream loss not surfaced: ${lost}`,
       );
       // While dockerd is down its containers live on in containerd: end one
@@ -385,7 +386,7 @@ integrationTest(
       assert(mine.every((e, i) => i === 0 || e.ts >= mine[i - 1].ts));
       abort.abort();
       await reading; // ends quietly, without throwing
-      assertEquals(client.skippedEvents, 0);
+      assertEquals(client.stats.skippedEvents, 0);
       await assertRejects(
         () => client.lifecycleEvents({ signal: abort.signal }),
       );
@@ -511,7 +512,7 @@ integrationTest(
     const doomed = ids[0];
     const path = `${rig.dir}/gate-${crypto.randomUUID().slice(0, 6)}.sock`;
     const proxy = inspectGate(path, rig.dockerSocket);
-    const client = new DockerClient(path, { inspectConcurrency: 3 });
+    const client = new DockerClient(path, { concurrency: 3 });
     try {
       const listing = client.list();
       await waitFor(() => proxy.state.inflight === 3, {

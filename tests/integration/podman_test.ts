@@ -1,6 +1,6 @@
 // The Docker adaptor against podman's Docker-compatible API.
 import { assert, assertEquals } from "../_assert.ts";
-import { probeDocker, watchDocker } from "../../adapters/docker/mod.ts";
+import { probeDocker, watchDocker } from "../../docker.ts";
 import { integrationTest } from "../engines/rig.ts";
 import { PODMAN_IMAGE, startPodman } from "../engines/podman.ts";
 import { EventRecorder } from "./_recorder.ts";

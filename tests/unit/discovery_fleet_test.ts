@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { EngineRegistry } from "../../engineclient/mod.ts";
 import { Fleet, type FleetEvent } from "../../watcher/fleet.ts";
-import { NoEngineFoundError } from "../../watcher/discovery.ts";
+import { NoEngineFoundError } from "../../watcher/discovery/mod.ts";
 import { FakeEngine, type FakeStream } from "./_fake_engine.ts";
 
 class ToyEngine extends FakeEngine {
@@ -128,7 +128,13 @@ Deno.test("fleet: a third-party adaptor's engines are discovered, watched and me
     try {
       await fleet.ready;
       assertEquals(fleet.engines().map((e) => e.engine), [
-        { type: "toy.example", api: a, pid: 501, id: "toy-a.sock" },
+        {
+          type: "toy.example",
+          api: a,
+          pid: 501,
+          id: "toy-a.sock",
+          version: "1.0",
+        },
       ]);
       assertEquals(fleet.lastDiscovery.engines.map((e) => e.source), [
         "well-known",

@@ -5,13 +5,16 @@ import {
   isApiSocketPath,
   parseNetUnix,
   scanEngineProcesses,
-} from "../../watcher/_procfs.ts";
+} from "../../watcher/discovery/_procfs.ts";
 import {
   discoverEngines,
   engineCandidates,
   NoEngineFoundError,
-} from "../../watcher/discovery.ts";
-import { EngineRegistry } from "../../engineclient/mod.ts";
+} from "../../watcher/discovery/mod.ts";
+import {
+  EnginePermissionError,
+  EngineRegistry,
+} from "../../engineclient/mod.ts";
 
 const NET_UNIX = `Num       RefCount Protocol Flags    Type St Inode Path
 0000000000000000: 00000002 00000000 00010000 0001 01 1001 /run/eng/api.sock
@@ -155,7 +158,12 @@ Deno.test("discovery: linked paths are one socket; explicit first; the process s
       env,
     });
     assertEquals(candidates, [
-      { endpoint: `${dir}/link/./real.sock`, source: "explicit", pid: 77 },
+      {
+        endpoint: `${dir}/link/./real.sock`,
+        source: "explicit",
+        pid: 77,
+        types: [],
+      },
     ]);
     // Explicit only: nothing else is even looked at.
     assertEquals(
@@ -166,7 +174,12 @@ Deno.test("discovery: linked paths are one socket; explicit first; the process s
         procRoot: proc,
         env,
       }),
-      [{ endpoint: `${dir}/nothing.sock`, source: "explicit", pid: 0 }],
+      [{
+        endpoint: `${dir}/nothing.sock`,
+        source: "explicit",
+        pid: 0,
+        types: [],
+      }],
     );
   } finally {
     listener.close();
@@ -200,7 +213,7 @@ function classifyingRegistry(): EngineRegistry {
     create,
     probe: (ep) => {
       if (ep.endsWith("denied.sock")) {
-        return Promise.reject(new Error(`connect EACCES ${ep}`));
+        return Promise.reject(new EnginePermissionError(ep));
       }
       if (ep.endsWith("slow.sock")) return new Promise(() => {});
       return Promise.resolve(

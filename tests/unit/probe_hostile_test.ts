@@ -3,7 +3,7 @@
 // each candidate was rejected, naming it. Also a socket without permission.
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import "../../mod.ts";
-import { discoverEngines } from "../../watcher/discovery.ts";
+import { discoverEngines } from "../../watcher/discovery/mod.ts";
 import { engineRegistry } from "../../engineclient/mod.ts";
 
 type Behaviour = "garbage" | "close" | "silent";
@@ -85,7 +85,7 @@ Deno.test({
       const script = `
         import "${new URL("../../mod.ts", import.meta.url).href}";
         import { discoverEngines } from "${
-        new URL("../../watcher/discovery.ts", import.meta.url).href
+        new URL("../../watcher/discovery/mod.ts", import.meta.url).href
       }";
         const r = await discoverEngines({ endpoints: [${
         JSON.stringify(path)
