@@ -2,8 +2,8 @@
 # Today's engines for the test rig: Debian sid's dockerd (with the `docker
 # compose` v2 plugin), containerd 2.x with CRI, podman and runc. They need
 # sid's glibc, so they run in a cached sid root filesystem (debootstrap).
-# Each rig mounts the cache read-only as the lower layer of an overlay under
-# its own folder, so rigs never share state and the cache never changes.
+# Each rig mounts the cache as the lower layer of an overlay in its own
+# folder: rigs never share state and the cache never changes.
 # Run as root.
 #
 #   sid.sh install               build the cached chroot (idempotent)
@@ -100,6 +100,8 @@ install_sid() {
   mirror=$(debian_mirror) || die "no Debian mirror found in apt sources"
   build=$(mktemp -d "$CACHE/sid.build.XXXXXX")
   trap 'unmount_under "'"$build"'"' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
   log "debootstrap sid into $build"
   debootstrap --variant=minbase sid "$build" "$mirror" >"$CACHE/sid-build.log" 2>&1 || {
     tail -n 30 "$CACHE/sid-build.log" >&2
@@ -122,7 +124,7 @@ install_sid() {
     die "apt-get install in the chroot failed (log: $CACHE/sid-build.log)"
   }
   umount "$build/proc"
-  trap - EXIT
+  trap - EXIT INT TERM
   rm -rf "$build"/var/lib/apt/lists/* "$build"/var/cache/apt/*.bin
   {
     echo "recipe $RECIPE"
@@ -159,7 +161,15 @@ set_dir() {
 
 pid_of() { if [ -s "$1" ]; then cat "$1"; fi; }
 
-alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+# A zombie counts as gone: the daemons' parent is init once start has
+# returned, and init may reap late.
+alive() {
+  [ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 1
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
 
 in_root() { # CMD...: runs CMD in the rig's chroot with a clean environment
   env -i PATH="$CHROOT_PATH" HOME=/root LC_ALL=C.UTF-8 \
@@ -371,6 +381,8 @@ start_all() {
   ls -d /sys/fs/cgroup/*/* >"$S/cgroups.before" 2>/dev/null || true
   # Any failure (also `die`, which exits) leaves nothing behind.
   trap 'start_failed $?' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
   mount_root
   write_config
   start_containerd
@@ -378,7 +390,7 @@ start_all() {
   start_podman
   import_images
   write_env
-  trap - EXIT
+  trap - EXIT INT TERM
   log "up in $(since "$t0") s: $DIR/sid.env"
   echo "$DIR/sid.env"
 }
@@ -398,12 +410,13 @@ stop_pidfile() { # PIDFILE SIGNAL
   while alive "$pid"; do sleep 0.05; done
 }
 
-# Processes running in this rig's chroot: daemons, shims, conmon.
+# Processes running in this rig's chroot (daemons, shims, conmon) or in a
+# root file system under it (containers).
 rooted_pids() {
   local p r
   for p in /proc/[0-9]*; do
     r=$(readlink "$p/root" 2>/dev/null) || continue
-    [ "$r" = "$ROOT" ] && echo "${p#/proc/}"
+    case $r in "$ROOT" | "$ROOT"/*) echo "${p#/proc/}" ;; esac
   done
   return 0
 }
@@ -494,9 +507,18 @@ rig_namespaces() {
   return 0
 }
 
+any_exists() { # PATH...
+  local p
+  for p in "$@"; do [ -e "$p" ] && return 0; done
+  return 1
+}
+
 stop_all() {
   [ -d "$S" ] || { rm -f "$DIR/sid.env"; return 0; }
-  local cgroups pids c ns
+  local cgroups pids seen c ns n p
+  # Everything of the rig that runs now; at the end none of it may be left,
+  # not even as a zombie that init has yet to reap.
+  mapfile -t seen < <(rooted_pids)
   remove_containers
   stop_pidfile "$S/dockerd.pid" TERM
   stop_pidfile "$S/podman.pid" TERM
@@ -504,31 +526,43 @@ stop_all() {
   # What is left (a daemon killed with its shims): thaw, then kill the
   # containers' processes, then shims and conmon, until nothing is left.
   mapfile -t cgroups < <(rig_cgroups)
-  for _ in $(seq 1 100); do
+  for n in $(seq 1 100); do
     thaw "${cgroups[@]}"
-    mapfile -t pids < <({ cgroup_pids "${cgroups[@]}"; rooted_pids; } | sort -u)
+    mapfile -t pids < <({ cgroup_pids "${cgroups[@]}"; rooted_pids; } | sort -u |
+      while read -r p; do if alive "$p"; then echo "$p"; fi; done)
     [ ${#pids[@]} -eq 0 ] && break
+    [ "$n" -gt 1 ] || log "killing what is left: $(for p in "${pids[@]}"; do
+      printf '%s(%s) ' "$p" "$(cat "/proc/$p/comm" 2>/dev/null)"
+    done)"
     kill -s KILL "${pids[@]}" 2>/dev/null || true
     sleep 0.05
   done
   [ ${#pids[@]} -eq 0 ] || log "processes left: ${pids[*]}"
+  seen=("${seen[@]/#//proc/}")
+  for _ in $(seq 1 200); do
+    any_exists "${seen[@]}" || break
+    sleep 0.05
+  done
+  for p in "${seen[@]}"; do [ -e "$p" ] && log "not reaped yet: $p"; done
   remove_bridges
   # Deepest first; a cgroup empties a moment after its last process died.
   for _ in $(seq 1 50); do
     for c in "${cgroups[@]}"; do
       [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null
     done
-    for c in "${cgroups[@]}"; do [ -d "$c" ] && continue 2; done
-    break
+    any_exists "${cgroups[@]}" || break
+    sleep 0.05
   done
   for c in "${cgroups[@]}"; do [ -d "$c" ] && log "cgroup left: $c"; done
-  # Namespace-named parents (/sys/fs/cgroup/*/NS) that this rig made go
-  # when empty; another engine's containers keep theirs busy.
-  for ns in $(rig_namespaces); do
+  # Shared parents that this rig made go when empty (another engine's
+  # containers keep theirs busy): containerd's namespace-named ones, and
+  # podman's (no setting moves it off /libpod_parent).
+  for ns in $(rig_namespaces) libpod_parent; do
     [ -f "$S/cgroups.before" ] || break
     for c in /sys/fs/cgroup/*/"$ns"; do
       [ -d "$c" ] || continue
       grep -qxF "$c" "$S/cgroups.before" && continue
+      [ "$ns" != libpod_parent ] || rmdir "$c/conmon" 2>/dev/null || true
       rmdir "$c" 2>/dev/null || true
     done
   done
@@ -550,7 +584,10 @@ start)
   start_all
   ;;
 stop)
-  set_dir "${2:-}"
+  # Nothing to do without the folder (safe after rig.sh removed it).
+  d=${2:-${WW_RIG_DIR:-}}
+  [ -n "$d" ] && [ ! -d "$d" ] && exit 0
+  set_dir "$d"
   stop_all
   ;;
 start-dockerd | start-containerd | start-podman)
