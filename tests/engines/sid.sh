@@ -83,11 +83,18 @@ install_sid() {
     exec 9>&-
     return 0
   fi
+  : >"$CACHE/sid-build.log"
   if ! command -v debootstrap >/dev/null 2>&1; then
     log "apt-get install debootstrap"
-    apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
-      install -y -qq debootstrap >/dev/null
+    # NEEDRESTART_SUSPEND: apt's needrestart hook must not restart host services.
+    {
+      apt-get -o DPkg::Lock::Timeout=600 update -qq &&
+        DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 \
+          apt-get -o DPkg::Lock::Timeout=600 install -y -qq debootstrap
+    } >>"$CACHE/sid-build.log" 2>&1 || {
+      tail -n 30 "$CACHE/sid-build.log" >&2
+      die "apt-get install debootstrap failed (log: $CACHE/sid-build.log)"
+    }
   fi
   # Interrupted builds leave folders (maybe with mounts) that never count.
   for build in "$CACHE"/sid.build.*; do
@@ -103,7 +110,7 @@ install_sid() {
   trap 'exit 130' INT
   trap 'exit 143' TERM
   log "debootstrap sid into $build"
-  debootstrap --variant=minbase sid "$build" "$mirror" >"$CACHE/sid-build.log" 2>&1 || {
+  debootstrap --variant=minbase sid "$build" "$mirror" >>"$CACHE/sid-build.log" 2>&1 || {
     tail -n 30 "$CACHE/sid-build.log" >&2
     die "debootstrap failed (log: $CACHE/sid-build.log)"
   }
