@@ -146,7 +146,26 @@ async function probeWith(
 }
 
 /**
- * Probes one candidate: first with the adaptors whose hints named it; only
+ * The adaptors whose hints named a candidate, and their siblings: adaptors
+ * that share a socket path or process name with one of them (containerd's
+ * socket serves `containerd.io` and `cri`, whichever hint named it).
+ */
+function hintedProbers(
+  probers: readonly EngineAdapter[],
+  types: readonly string[],
+): EngineAdapter[] {
+  const named = probers.filter((a) => types.includes(a.type));
+  const shared = new Set(
+    named.flatMap((a) => [...a.socketPaths ?? [], ...a.processNames ?? []]),
+  );
+  return probers.filter((a) =>
+    types.includes(a.type) ||
+    [...a.socketPaths ?? [], ...a.processNames ?? []].some((h) => shared.has(h))
+  );
+}
+
+/**
+ * Probes one candidate: first with the adaptors its hints point at; only
  * when none of them recognizes it, with the others too (so a Docker socket
  * is never probed over gRPC, and no gRPC code loads for it).
  */
@@ -155,10 +174,10 @@ async function probeCandidate(
   candidate: EngineCandidate,
   options: { timeoutMs: number; signal?: AbortSignal },
 ): Promise<Outcome> {
-  const hinted = probers.filter((a) => candidate.types.includes(a.type));
+  const hinted = hintedProbers(probers, candidate.types);
   const first = await probeWith(hinted, candidate, options);
   if (first.engines.length > 0) return first;
-  const rest = probers.filter((a) => !candidate.types.includes(a.type));
+  const rest = probers.filter((a) => !hinted.includes(a));
   const second = await probeWith(rest, candidate, options);
   return { engines: second.engines, error: first.error ?? second.error };
 }
