@@ -178,7 +178,16 @@ interface Member {
   watcher: Watcher;
   watching: Promise<void>;
   listener: (event: WatcherEvent) => void;
+  // A watch that failed is tried again by a later rediscovery, less and
+  // less often; its failure is told again only when it changes.
+  failures: number;
+  retryAt: number;
+  lastFailure: string;
 }
+
+/** The first wait before a failed engine is watched again, doubling. */
+const RETRY_FAILED_MS = 5_000;
+const RETRY_FAILED_MAX_MS = 300_000;
 
 interface Subscriber {
   queue: AsyncQueue<FleetEvent | FleetEngineEvent>;
@@ -357,6 +366,12 @@ export class Fleet implements AsyncDisposable {
     );
     for (const [key, member] of this.#members) {
       const now = present.get(key);
+      if (
+        now && member.watcher.state === "failed" && Date.now() >= member.retryAt
+      ) {
+        await this.#retry(member);
+        continue;
+      }
       if (now) {
         // Restarted on the same socket: its watcher reconnects by itself;
         // later events name the new process.
@@ -426,20 +441,66 @@ export class Fleet implements AsyncDisposable {
       watching: Promise.resolve(),
       // Forwarded as the watcher emits: the initial sync's starts too.
       listener: (event) => this.#fan({ ...event, engine: member.ref }),
+      failures: 0,
+      retryAt: 0,
+      lastFailure: "",
     };
     this.#members.set(member.key, member);
     this.#fanEngine("engine-added", member.ref);
+    this.#start(member);
+  }
+
+  #start(member: Member): void {
+    const watcher = member.watcher;
     listeners.add(watcher, member.listener);
     member.watching = watcher.watch(this.#lifetime.signal).catch((error) => {
-      if (this.#members.get(member.key) === member) {
-        this.#fanEngine("engine-failed", member.ref, error);
-      }
+      if (this.#members.get(member.key) !== member) return;
+      member.failures++;
+      member.retryAt = Date.now() + Math.min(
+        RETRY_FAILED_MS * 2 ** (member.failures - 1),
+        RETRY_FAILED_MAX_MS,
+      );
+      const told = String((error as Error)?.message ?? error);
+      if (told === member.lastFailure) return;
+      member.lastFailure = told;
+      this.#fanEngine("engine-failed", member.ref, error);
     });
     watcher.ready.then(() => {
-      if (this.#members.get(member.key) === member) {
-        this.#fanEngine("engine-ready", member.ref);
-      }
+      if (this.#members.get(member.key) !== member) return;
+      member.failures = 0;
+      member.lastFailure = "";
+      this.#fanEngine("engine-ready", member.ref);
     }, () => {});
+  }
+
+  // Watches a failed engine that discovery still finds with a new watcher.
+  async #retry(member: Member): Promise<void> {
+    const registry = this.#options.registry ?? engineRegistry;
+    let watcher: Watcher;
+    try {
+      watcher = await createWatcher(
+        member.found.adapter,
+        member.found.endpoint,
+        {
+          ...this.#options.watcher,
+          registry,
+          engine: { pid: member.found.pid, type: member.found.type },
+        },
+      );
+    } catch {
+      return; // the next rediscovery tries again
+    }
+    listeners.delete(member.watcher, member.listener);
+    await member.watcher.close();
+    await member.watching;
+    if (
+      this.#lifetime.signal.aborted || this.#members.get(member.key) !== member
+    ) {
+      await watcher.close();
+      return;
+    }
+    member.watcher = watcher;
+    this.#start(member);
   }
 
   /** Whether process `pid` lives; true when unknown (0, or no procfs). */
@@ -459,6 +520,14 @@ export class Fleet implements AsyncDisposable {
   async #drop(member: Member): Promise<void> {
     this.#members.delete(member.key);
     listeners.delete(member.watcher, member.listener);
+    this.#exitAll(member);
+    this.#fanEngine("engine-removed", member.ref);
+    await member.watcher.close();
+    await member.watching;
+  }
+
+  // An `exited` for each container the member's watcher holds.
+  #exitAll(member: Member): void {
     const now = Date.now();
     for (const container of member.watcher.portfolio.containers()) {
       this.#fan({
@@ -470,9 +539,6 @@ export class Fleet implements AsyncDisposable {
         engine: member.ref,
       });
     }
-    this.#fanEngine("engine-removed", member.ref);
-    await member.watcher.close();
-    await member.watching;
   }
 
   #fan(event: FleetEvent): void {

@@ -9,6 +9,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { MethodDefinition } from "@grpc/proto-loader";
 import { AsyncQueue } from "../../engineclient/_async.ts";
 import { connectFailure } from "../../engineclient/_failures.ts";
+import { NotAnEngineError } from "../../engineclient/mod.ts";
 
 /**
  * Options of {@linkcode unaryCall} and {@linkcode serverStream}.
@@ -141,6 +142,16 @@ export function serverStream<Req, Res>(
   return Object.assign(queue, { call, cancel: () => queue.end() });
 }
 
+// grpc-js says only in text why no HTTP/2 connection came up: a peer that
+// accepted the connection and then broke it (EPIPE, reset, a protocol
+// error) is something else than a gRPC server; a refusal is not (the
+// engine may be restarting).
+function notGrpcPeer(error: unknown, detail: string): boolean {
+  return (error as { code?: unknown })?.code === grpc.status.UNAVAILABLE &&
+    /No connection established/.test(detail) &&
+    /EPIPE|ECONNRESET|Protocol error|HTTP/.test(detail);
+}
+
 /**
  * The error to raise for a failed gRPC call on `endpoint`: the abort reason
  * when `signal` aborted, the contract's typed error when the failure says
@@ -163,6 +174,13 @@ export function grpcFailure(
   if (typed) return typed;
   const detail = (error as { details?: string })?.details ||
     (error as Error)?.message || String(error);
+  if (notGrpcPeer(error, detail)) {
+    return new NotAnEngineError(endpoint, {
+      engine: options.engine,
+      cause: error,
+      detail: `it accepts connections but does not speak gRPC (${detail})`,
+    });
+  }
   const wrapped = new Error(
     `${options.engine ?? "gRPC"} ${what} on "${endpoint}" failed: ${detail}`,
     { cause: error },

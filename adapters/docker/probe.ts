@@ -125,17 +125,18 @@ export function pingDocker(
       done();
       if (signal.aborted) return;
       const typed = connectFailure(ep.api, err, { engine: "docker.com" });
-      if (typed) reject(typed);
-      else if (
-        /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT)$/.test(err.code ?? "")
-      ) {
-        reject(
+      if (typed) return reject(typed);
+      // Refused: nobody listens (yet); the engine may be restarting.
+      if (/^(ECONNREFUSED|ETIMEDOUT)$/.test(err.code ?? "")) {
+        return reject(
           new Error(`cannot connect to "${ep.api}": ${err.message}`, {
             cause: err,
           }),
         );
-      } // Reached, but what answered is not HTTP/1 Docker (gRPC, garbage).
-      else resolve(null);
+      }
+      // Reached, but what answered is not HTTP/1 Docker: it broke the
+      // connection or answered garbage (gRPC, another protocol).
+      resolve(null);
     });
     req.end();
   });

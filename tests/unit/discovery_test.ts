@@ -369,3 +369,69 @@ Deno.test("discovery: types restrict the probing adaptors and their candidates",
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("discovery: a candidate is probed by the adaptors its hints name and their siblings first, others only when they fail", async () => {
+  const dir = await Deno.makeTempDir();
+  const close = listenAll(dir, ["a.sock", "other.sock", "third.sock"]);
+  try {
+    const probed: string[] = [];
+    const registry = new EngineRegistry();
+    const create = () => {
+      throw new Error("not used");
+    };
+    const probe = (type: string, answers: RegExp) => (ep: string) => {
+      probed.push(`${type} ${ep.slice(dir.length + 1)}`);
+      return Promise.resolve(answers.test(ep) ? { version: "1" } : null);
+    };
+    registry.register({
+      type: "a.example",
+      create,
+      probe: probe("a.example", /a\.sock$/),
+      socketPaths: [`${dir}/a.sock`],
+      processNames: ["engined"],
+    });
+    // Shares a process name with a.example: the same engine may serve both.
+    registry.register({
+      type: "b.example",
+      create,
+      probe: probe("b.example", /a\.sock$/),
+      processNames: ["engined"],
+    });
+    registry.register({
+      type: "c.example",
+      create,
+      probe: probe("c.example", /other\.sock$/),
+      envVars: ["C_ENDPOINT"],
+    });
+    const discover = (cEndpoint: string) => {
+      probed.length = 0;
+      return discoverEngines({
+        registry,
+        procRoot: `${dir}/no-proc`,
+        env: (name) =>
+          name === "C_ENDPOINT" ? `${dir}/${cEndpoint}` : undefined,
+      });
+    };
+    const on = (name: string) =>
+      probed.filter((p) => p.endsWith(` ${name}`)).map((p) => p.split(" ")[0]);
+
+    // a.sock: named by a.example's path; b.example is its sibling; c.example
+    // is not asked, since they recognize it.
+    const found = await discover("other.sock");
+    assertEquals(found.engines.map((e) => [e.adapter, e.endpoint]).sort(), [
+      ["a.example", `${dir}/a.sock`],
+      ["b.example", `${dir}/a.sock`],
+      ["c.example", `${dir}/other.sock`],
+    ]);
+    assertEquals(on("a.sock").sort(), ["a.example", "b.example"]);
+    // other.sock is c.example's (its variable): a and b are not asked.
+    assertEquals(on("other.sock"), ["c.example"]);
+    // third.sock, named by c.example's variable, is not c's: then the others
+    // are asked too.
+    await discover("third.sock");
+    assertEquals(on("third.sock"), ["c.example", "a.example", "b.example"]);
+  } finally {
+    close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
