@@ -39,7 +39,7 @@ export class Ring<T extends Numbered> {
    */
   after(id: number): T[] | undefined {
     const cap = this.#items.length;
-    if (this.#count === 0) return undefined;
+    if (this.#count === 0 || !Number.isSafeInteger(id)) return undefined;
     const oldest = this.#items[this.#start]!.id;
     const newest = oldest + this.#count - 1;
     if (id < oldest - 1 || id > newest) return undefined;
