@@ -21,6 +21,7 @@ import { Ring } from "./_ring.ts";
 import {
   type Bytes,
   concat,
+  counted,
   type EndReason,
   SseClient,
   sseComment,
@@ -70,7 +71,7 @@ interface Entry {
 }
 
 const RETRY = new TextEncoder().encode("retry: 1000\n\n");
-const PING = sseComment("ping");
+const PING = counted(sseComment("ping"), 0);
 const VERSION_TIMEOUT_MS = 2_000;
 
 /** The fleet's events, numbered, buffered and fanned out. */
@@ -91,6 +92,11 @@ export class Hub {
   #pumping: Promise<void>;
   #timer: ReturnType<typeof setInterval>;
   #pending = new Set<Promise<void>>();
+  // Events numbered in this turn of the event loop, sent in one chunk per
+  // group of clients at the end of the turn (one write per client per turn,
+  // not per event).
+  #batch: Entry[] = [];
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(fleet: Fleet, options: HubOptions) {
     this.#fleet = fleet;
@@ -111,6 +117,7 @@ export class Hub {
       for (const client of [...this.#clients]) client.end("closed");
     });
     this.#timer = setInterval(() => {
+      this.#flush();
       for (const client of this.#clients) client.send(PING);
     }, options.heartbeatMs);
   }
@@ -173,10 +180,33 @@ export class Hub {
     this.#ring.push(entry);
     if (!isEngineEvent(e)) this.#count(key, e);
     else if (e.type === "engine-added") this.#fetchVersion(key);
-    for (const client of this.#clients) {
-      if (eventMatches(e, client.filters)) client.send(entry.frame);
+    if (this.#clients.size > 0) {
+      this.#batch.push(entry);
+      this.#flushTimer ??= setTimeout(() => this.#flush(), 0);
     }
     this.#options.onEvent?.(e);
+  }
+
+  // Sends the turn's events: one chunk per group of clients with the same
+  // filters, shared by the group.
+  #flush(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    const batch = this.#batch;
+    if (batch.length === 0) return;
+    this.#batch = [];
+    const chunks = new Map<string, Bytes | null>();
+    for (const client of [...this.#clients]) {
+      let chunk = chunks.get(client.group);
+      if (chunk === undefined) {
+        const frames = batch.filter((m) =>
+          eventMatches(m.event, client.filters)
+        ).map((m) => m.frame);
+        chunk = frames.length ? counted(concat(frames), frames.length) : null;
+        chunks.set(client.group, chunk);
+      }
+      if (chunk) client.send(chunk);
+    }
   }
 
   #count(key: string, e: FleetEvent): void {
@@ -231,6 +261,9 @@ export class Hub {
     if (this.#lifetime.signal.aborted || this.failure !== undefined) {
       return undefined;
     }
+    // The events numbered so far go to the clients there before this one;
+    // its snapshot or replay covers them.
+    this.#flush();
     const client = new SseClient({
       queueSize: this.#options.clientQueueSize,
       filters,
@@ -260,9 +293,10 @@ export class Hub {
     return this.#admit(client, chunks);
   }
 
-  // The first chunks go out as one, so that a long replay fits the queue.
+  // The first chunks go out as one, counted as one event: a long replay
+  // or a big snapshot fits any queue.
   #admit(client: SseClient, chunks: Bytes[]): SseClient {
-    client.send(concat(chunks));
+    client.send(counted(concat(chunks), 1));
     this.#clients.add(client);
     return client;
   }
@@ -276,6 +310,7 @@ export class Hub {
   async close(): Promise<void> {
     if (this.#lifetime.signal.aborted) return await this.#pumping;
     clearInterval(this.#timer);
+    clearTimeout(this.#flushTimer);
     this.#lifetime.abort();
     for (const client of [...this.#clients]) client.end("closed");
     this.#clients.clear();

@@ -1,6 +1,7 @@
 // One Server-Sent Events client (internal): a response body with a bounded
-// queue. A client whose queue is full is dropped at once (its connection
-// closed), so that it never holds the others up or grows without bound.
+// queue, counted in events. A client whose queue is full when more comes is
+// dropped at once (its connection closed), so that it never holds the
+// others up or grows without bound.
 import type { Filters } from "./_model.ts";
 
 const encoder = new TextEncoder();
@@ -39,7 +40,7 @@ export function sseComment(text: string): Bytes {
   return encoder.encode(`: ${text.replace(/[\r\n]+/g, " ")}\n\n`);
 }
 
-/** Several chunks as one (one queue slot). */
+/** Several chunks as one. */
 export function concat(chunks: readonly Bytes[]): Bytes {
   if (chunks.length === 1) return chunks[0];
   let size = 0;
@@ -53,12 +54,24 @@ export function concat(chunks: readonly Bytes[]): Bytes {
   return out;
 }
 
+// How many events a chunk holds, for the queues' size: one chunk (shared
+// by the clients it goes to) carries the events of one turn.
+const eventsIn = new WeakMap<Bytes, number>();
+
+/** Marks `chunk` as holding `events` events; returns it. */
+export function counted(chunk: Bytes, events: number): Bytes {
+  eventsIn.set(chunk, events);
+  return chunk;
+}
+
 /** One connected /events client. */
 export class SseClient {
   /** The response body. */
   readonly body: ReadableStream<Bytes>;
   /** What this client asked to see. */
   readonly filters: Filters;
+  /** Groups clients that see the same events (same filters). */
+  readonly group: string;
   #controller!: ReadableStreamDefaultController<Bytes>;
   #ended = false;
   #onEnd: (client: SseClient, reason: EndReason) => void;
@@ -71,6 +84,7 @@ export class SseClient {
     },
   ) {
     this.filters = options.filters;
+    this.group = JSON.stringify(options.filters);
     this.#onEnd = options.onEnd;
     this.body = new ReadableStream<Bytes>({
       start: (controller) => {
@@ -78,7 +92,10 @@ export class SseClient {
       },
       // The client went away (or Deno gave up writing to it).
       cancel: () => this.#end("gone"),
-    }, new CountQueuingStrategy({ highWaterMark: options.queueSize }));
+    }, {
+      highWaterMark: options.queueSize,
+      size: (chunk) => eventsIn.get(chunk!) ?? 1,
+    });
   }
 
   /** Whether the client has ended. */
@@ -87,8 +104,10 @@ export class SseClient {
   }
 
   /**
-   * Queues a chunk; drops the client when its queue is full. Returns
-   * whether the client is still there.
+   * Queues a chunk unless the events queued before it already fill the
+   * queue: then the client is dropped. (A chunk larger than the queue is
+   * taken when the queue is empty: a burst does not drop a reader that
+   * keeps up.) Returns whether the client is still there.
    */
   send(chunk: Bytes): boolean {
     if (this.#ended) return false;
