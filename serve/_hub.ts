@@ -3,8 +3,12 @@
 // clients. Everything between taking an event and handing it to the
 // clients is synchronous, so a client that connects sees a snapshot (or a
 // replay) and then exactly the events after it.
-import type { Fleet, FleetEngineEvent, FleetEvent } from "../mod.ts";
-import { SubscriberOverflowError } from "../watcher/errors.ts";
+import {
+  type Fleet,
+  type FleetEngineEvent,
+  type FleetEvent,
+  SubscriberOverflowError,
+} from "../mod.ts";
 import {
   containerEventDoc,
   engineEventDoc,

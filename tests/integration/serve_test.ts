@@ -559,6 +559,17 @@ integrationTest(
     assertEquals(await main(["--listen", "nowhere"], say), 2);
     assertEquals(await main(["--max-clients", "0"], say), 2);
     assertEquals(await main(["--json"], say), 2);
+    // An address in use: exit 1, saying why.
+    assertEquals(
+      await main([
+        "--socket",
+        rig.dockerSocket,
+        "--listen",
+        new URL(open.url).host,
+      ], say),
+      1,
+    );
+    assertMatch(lines.join("\n"), /cannot serve: .*(in use|AddrInUse)/i);
     assertEquals(await main(["--help"], say), 0);
     assertMatch(lines.join("\n"), /usage: deno task serve/);
     assert(!lines.join("\n").includes("tiny-Tok3n"), "a token was echoed");

@@ -12,6 +12,7 @@ import {
   isLoopbackHost,
 } from "../../serve/_auth.ts";
 import { escapeLabelValue } from "../../serve/_metrics.ts";
+import { PAGE_HTML, pageCsp } from "../../serve/_page.ts";
 import { waitFor } from "../engines/rig.ts";
 import { memFleet } from "../serve/_mem_fleet.ts";
 import { SseClient } from "../serve/_sse_client.ts";
@@ -369,4 +370,40 @@ Deno.test("serve: the replay ring, the token compare, Host names, label escaping
   }
   assertEquals(escapeLabelValue('a"b\\c\nd'), 'a\\"b\\\\c\\nd');
   assertMatch(escapeLabelValue("plain"), /^plain$/);
+});
+
+Deno.test("serve: the page's inline script parses and its CSP allows exactly its inline script and style", async () => {
+  const script = /<script>([\s\S]*)<\/script>/.exec(PAGE_HTML)![1];
+  const style = /<style>([\s\S]*)<\/style>/.exec(PAGE_HTML)![1];
+  // A syntax error would leave the page blank in every browser.
+  new Function(script);
+  const hash = async (text: string) =>
+    btoa(String.fromCharCode(
+      ...new Uint8Array(
+        await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)),
+      ),
+    ));
+  const csp = await pageCsp();
+  assert(csp.includes(`script-src 'sha256-${await hash(script)}'`), csp);
+  assert(csp.includes(`style-src 'sha256-${await hash(style)}'`), csp);
+  assertMatch(csp, /^default-src 'none'/);
+  // No external asset, no markup built from strings.
+  assert(!/(src|href)=["']?https?:/.test(PAGE_HTML));
+  assert(
+    !/innerHTML|outerHTML|insertAdjacentHTML|document\.write/.test(script),
+  );
+  for (
+    const hook of [
+      'class: "engine", "data-type"',
+      '"data-api"',
+      'class: "project", "data-project"',
+      'class: "container", "data-id"',
+      '"data-name"',
+      '"data-paused"',
+      'class: "event", "data-type"',
+      'id="feed"',
+      "(no project)",
+      "#token=",
+    ]
+  ) assert(PAGE_HTML.includes(hook), `the page lost ${hook}`);
 });
