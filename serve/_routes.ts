@@ -158,6 +158,9 @@ function events(ctx: RouteContext, req: Request, url: URL): Response {
     // Tells nginx-like proxies not to buffer the stream.
     "x-accel-buffering": "no",
   };
+  if (ctx.hub.failure !== undefined) {
+    throw new HttpError(503, "the agent stopped following the fleet");
+  }
   if (req.method === "HEAD") {
     if (ctx.hub.clients >= ctx.hub.maxClients) throw tooMany(ctx);
     return new Response(null, { headers });
