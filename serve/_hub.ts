@@ -77,6 +77,8 @@ interface Entry {
 const RETRY = new TextEncoder().encode("retry: 1000\n\n");
 const PING = counted(sseComment("ping"), 0);
 const VERSION_TIMEOUT_MS = 2_000;
+/** Events closer than this to the last send are batched. */
+const BATCH_MS = 2;
 
 /** The fleet's events, numbered, buffered and fanned out. */
 export class Hub {
@@ -101,6 +103,7 @@ export class Hub {
   // not per event).
   #batch: Entry[] = [];
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastFlush = 0;
 
   constructor(fleet: Fleet, options: HubOptions) {
     this.#fleet = fleet;
@@ -184,9 +187,12 @@ export class Hub {
     this.#ring.push(entry);
     if (!isEngineEvent(e)) this.#count(key, e);
     else if (e.type === "engine-added") this.#fetchVersion(key);
-    if (this.#clients.size > 0) {
-      this.#batch.push(entry);
-      this.#flushTimer ??= setTimeout(() => this.#flush(), 0);
+    if (this.#clients.size > 0 && this.#batch.push(entry) === 1) {
+      // A lone event goes out at once (a timer costs milliseconds); events
+      // closer than that to the last send wait for the next turn together.
+      if (performance.now() - this.#lastFlush >= BATCH_MS) {
+        queueMicrotask(() => this.#flush());
+      } else this.#flushTimer ??= setTimeout(() => this.#flush(), 0);
     }
     this.#options.onEvent?.(e);
   }
@@ -196,6 +202,7 @@ export class Hub {
   #flush(): void {
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
+    this.#lastFlush = performance.now();
     const batch = this.#batch;
     if (batch.length === 0) return;
     this.#batch = [];
