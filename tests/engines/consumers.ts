@@ -278,18 +278,42 @@ export async function launchChromium(dir: string): Promise<Browser> {
   return browser;
 }
 
-/** Closes `browser` and waits until its main process is gone. */
+// PIDs of the processes (zombies included) in process group `pgid`.
+function processGroup(pgid: number): number[] {
+  const pids: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      // Fields after the command (which may hold spaces and parentheses):
+      // state ppid pgrp ...
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) === pgid) pids.push(Number(entry.name));
+    } catch { /* gone meanwhile */ }
+  }
+  return pids;
+}
+
+/**
+ * Closes `browser` and waits until every process of it is gone: puppeteer
+ * starts Chromium in a process group of its own, whose helpers (zygote,
+ * renderers, GPU process) outlive the main process for a moment.
+ */
 export async function closeChromium(browser: Browser): Promise<void> {
   const pid = browser.process()?.pid;
   await browser.close();
-  if (pid) {
-    await until(`chromium ${pid} to exit`, () => {
-      try {
-        Deno.statSync(`/proc/${pid}`);
-        return false;
-      } catch {
-        return true;
+  if (!pid) return;
+  const closedAt = performance.now();
+  await until(`chromium's processes (group ${pid}) to exit`, () => {
+    const left = processGroup(pid);
+    if (left.length === 0) return true;
+    if (left.length > 0 && performance.now() - closedAt > 5_000) {
+      for (const child of left) {
+        try {
+          Deno.kill(child, "SIGKILL");
+        } catch { /* gone meanwhile */ }
       }
-    });
-  }
+    }
+    return false;
+  }, { timeoutMs: 10_000 });
 }
