@@ -123,7 +123,7 @@ export class Daemon {
   constructor(
     cmd: string,
     args: string[],
-    options: { env?: Record<string, string> } = {},
+    options: { env?: Record<string, string>; cwd?: string } = {},
   ) {
     this.#name = cmd;
     this.#child = new Deno.Command(cmd, {
@@ -133,6 +133,7 @@ export class Daemon {
       stderr: "piped",
       env: options.env,
       clearEnv: options.env !== undefined,
+      cwd: options.cwd,
     }).spawn();
     const collect = async (stream: ReadableStream<Uint8Array>) => {
       for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {

@@ -7,10 +7,11 @@
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import {
   type K8sObject,
+  parseContainerfile,
   parseManifests,
   unknownFields,
   validateObject,
-} from "./_k8s_manifests.ts";
+} from "./_deploy.ts";
 
 const root = new URL("../../", import.meta.url);
 const read = (path: string) => Deno.readTextFileSync(new URL(path, root));
@@ -191,19 +192,8 @@ Deno.test("deploy DaemonSet: least privilege, read-only sockets, probes and toke
   assertEquals(account.automountServiceAccountToken, false);
 });
 
-/** The Containerfile's instructions, in order, as [keyword, arguments]. */
-function containerfile(): [string, string][] {
-  const text = read("deploy/Containerfile").replaceAll(/\\\n/g, " ");
-  return text.split("\n")
-    .filter((line) => line.trim() && !line.trimStart().startsWith("#"))
-    .map((line) => {
-      const [, keyword, rest] = line.trim().match(/^(\S+)\s+(.*)$/)!;
-      return [keyword.toUpperCase(), rest.trim()];
-    });
-}
-
 Deno.test("deploy Containerfile: pinned Deno from npm, non-root, same port and permissions as serve", () => {
-  const steps = containerfile();
+  const steps = parseContainerfile(read("deploy/Containerfile"));
   const all = (keyword: string) =>
     steps.filter(([k]) => k === keyword).map(([, rest]) => rest);
   const one = (keyword: string) => {

@@ -1,4 +1,5 @@
-// Offline checks of Kubernetes manifests: every object is validated against
+// deploy/ read by the tests: the Containerfile's instructions, and offline
+// checks of Kubernetes manifests: every object is validated against
 // its kubernetes-models model (required fields, types, enums), and walked
 // for fields the model does not know, which validate() lets through.
 //
@@ -149,4 +150,18 @@ export function unknownFields(object: K8sObject): string[] {
 
   walk(root, "");
   return unknown;
+}
+
+/**
+ * A Containerfile's instructions in order, as [KEYWORD, arguments]:
+ * comments and blank lines dropped, continuation lines joined.
+ */
+export function parseContainerfile(text: string): [string, string][] {
+  return text.replaceAll(/\\\n/g, " ").split("\n")
+    .filter((line) => line.trim() && !line.trimStart().startsWith("#"))
+    .map((line) => {
+      const m = line.trim().match(/^(\S+)\s+(.*)$/);
+      if (!m) throw new Error(`Containerfile: cannot read line "${line}"`);
+      return [m[1].toUpperCase(), m[2].trim()];
+    });
 }
