@@ -24,15 +24,25 @@ for pair in dockerd:docker.io containerd:containerd runc:runc \
   fi
 done
 if [ ${#need[@]} -gt 0 ]; then
+  # Debian starts the daemons of packages it installs. A policy-rc.d that
+  # denies every start keeps the new ones stopped (the rig runs its own, on
+  # private sockets) and leaves running services as they are; a host's own
+  # policy-rc.d is used as it is.
+  guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    guard=/usr/sbin/policy-rc.d
+    trap 'rm -f "$guard"' EXIT
+    printf '#!/bin/sh\n# whalewatcher rig install: no service starts\nexit 101\n' >"$guard"
+    chmod 755 "$guard"
+  fi
   log "apt-get install ${need[*]}"
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-# Debian starts the services it installs; the rig runs its own and leaves
-# the host's default sockets alone, so stop the packaged ones.
-if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-  systemctl disable --now docker.socket docker.service containerd.service \
-    >/dev/null 2>&1 || true
+  apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+    install -y -qq "${need[@]}" >/dev/null
+  if [ -n "$guard" ]; then
+    rm -f "$guard"
+    trap - EXIT
+  fi
 fi
 
 # containerd 1.7 from trixie, unpacked privately.
