@@ -8,9 +8,10 @@
 // as the rig allows (bounded concurrency, dockerode in this process) for
 // `seconds`, with two subscribers. The fast one must see a `started` for
 // every container started and an `exited` for every one stopped; the slow
-// one (small queue, reading with a delay while the churn runs) must
-// overflow and recover by re-subscribing (its view = the portfolio + later
-// events), ending equal to the portfolio. The portfolio must equal the truth
+// one (small queue; each subscription first reads nothing until more
+// events came than its queue holds, then reads with a delay while the
+// churn runs) must overflow and recover by re-subscribing (its view = the
+// portfolio + later events), ending equal to the portfolio. The portfolio must equal the truth
 // at the end, and the process's memory after the churn (everything removed,
 // after gc) be within 10% of its level before (after a warm-up).
 import { parseArgs } from "node:util";
@@ -44,6 +45,11 @@ export interface ChurnOptions {
   slowDelayMs?: number;
   /** Least lifetime of a container before it is stopped; default 1000. */
   minLifeMs?: number;
+  /**
+   * Containers to start at least: the churn goes on past `seconds` until
+   * then (a loaded machine churns slowly); default 0.
+   */
+  minStarted?: number;
   log?: (line: string) => void;
 }
 
@@ -115,14 +121,22 @@ function memory(): { rss: number; heap: number; gc: boolean } {
 function slowSubscriber(
   watcher: Watcher,
   signal: AbortSignal,
-  queueSize: number,
-  delay: { ms: number },
+  options: { queueSize: number; delay: { ms: number }; seen: () => number },
 ) {
+  const { queueSize, delay, seen } = options;
   const state = { view: new Map() as Truth, overflows: 0, recoveries: 0 };
   const done = (async () => {
     while (!signal.aborted) {
       const sub = watcher.events({ signal, queueSize });
       state.view = viewOf(watcher.portfolio); // same tick: nothing missed
+      // Reads nothing until more events arrived (the fast subscriber's
+      // count) than the queue holds, or the churn is over: it overflows
+      // however fast or slowly the machine churns.
+      const since = seen();
+      await waitFor(
+        () => seen() - since > queueSize || delay.ms === 0 || signal.aborted,
+        { timeoutMs: 600_000, what: "the slow subscriber's queue to fill" },
+      );
       try {
         for await (const e of sub) {
           if (e.type === "exited") state.view.delete(e.id);
@@ -217,7 +231,7 @@ export async function churn(
     // never reported, by design). Returns what is still alive.
     let t0 = performance.now();
     let lastLog = t0;
-    const churnFor = async (ms: number): Promise<string[]> => {
+    const churnFor = async (ms: number, least = 0): Promise<string[]> => {
       const deadline = performance.now() + ms;
       const slot: ({ id: string; since: number } | undefined)[] = new Array(
         slots,
@@ -235,7 +249,7 @@ export async function churn(
       };
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
-          while (performance.now() < deadline) {
+          while (performance.now() < deadline || figures.started < least) {
             const i = pick();
             if (i === undefined) {
               await sleep(20);
@@ -286,14 +300,13 @@ export async function churn(
     );
     figures.started = figures.stopped = 0;
 
-    slow = slowSubscriber(
-      watcher,
-      ac.signal,
-      options.slowQueueSize ?? 100,
+    slow = slowSubscriber(watcher, ac.signal, {
+      queueSize: options.slowQueueSize ?? 100,
       delay,
-    );
+      seen: () => fast.count,
+    });
     t0 = lastLog = performance.now();
-    const alive = await churnFor(seconds * 1000);
+    const alive = await churnFor(seconds * 1000, options.minStarted ?? 0);
     const churnSeconds = (performance.now() - t0) / 1000;
     // The portfolio right after the churn, with containers still alive.
     const diffAlive = await converge(
