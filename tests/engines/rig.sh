@@ -238,7 +238,12 @@ import_images() {
       ctr_of "$d" -n "$ns" images import --no-unpack=false "$DIR/image.tar" >/dev/null
     done
   done
-  podman_ import -q -c 'CMD ["/bin/sleep","infinity"]' \
+  # podman's import writes a blob cache to /var/lib/containers/cache, which
+  # no option moves: an empty /var/lib of its own (a private mount) takes it.
+  podman_cmd
+  unshare --mount --propagation private sh -c \
+    'mount -t tmpfs ww-rig /var/lib && exec env "$@"' sh "${PODMAN[@]}" \
+    import -q -c 'CMD ["/bin/sleep","infinity"]' \
     "$CACHE/busybox-rootfs.tar" "$IMAGE" >/dev/null
 }
 
@@ -253,29 +258,23 @@ cri_events() {
   if [ "$major" -gt 1 ] || [ "$minor" -ge 7 ]; then echo true; else echo false; fi
 }
 
-# One JSON object a line per engine instance: what the tests run against.
+# One JSON object a line per engine instance: what the tests run against
+# (tests/engines/rig.ts reads it). Paths hold no quotes or backslashes.
 write_engines() {
-  local c17 c16 dk pm cg
+  local c17 c16 dk pm cg d=$DIR
   c17=$(version_of "$CTRD17/containerd")
   c16=$(version_of /usr/bin/containerd)
   dk=$(version_of dockerd)
   pm=$(version_of podman)
   cg=$(cgroup_parent)
-  {
-    printf '{"kind":"containerd","version":"%s","daemon":"ctrd17","socket":"%s","ctr":"%s","runcRoot":"%s","fifoDir":"%s","cgroupParent":"%s"}\n' \
-      "$c17" "$DIR/ctrd17/containerd.sock" "$CTRD17/ctr" "$DIR/ctrd17/runc" "$DIR/ctrd17/fifo" "$cg/ctrd17"
-    printf '{"kind":"cri","version":"%s","daemon":"ctrd17","socket":"%s","events":%s,"cgroupParent":"%s"}\n' \
-      "$c17" "$DIR/ctrd17/containerd.sock" "$(cri_events "$c17")" "$cg/cri-ctrd17"
-    printf '{"kind":"docker","version":"%s","daemon":"dockerd","socket":"%s","containerd":"ctrd17","runcRoot":"%s"}\n' \
-      "$dk" "$DIR/dockerd/docker.sock" "$DIR/dockerd/exec/runtime-runc"
-    printf '{"kind":"containerd","version":"%s","daemon":"ctrd16","socket":"%s","ctr":"/usr/bin/ctr","runcRoot":"%s","fifoDir":"%s","cgroupParent":"%s"}\n' \
-      "$c16" "$DIR/ctrd16/containerd.sock" "$DIR/ctrd16/runc" "$DIR/ctrd16/fifo" "$cg/ctrd16"
-    printf '{"kind":"cri","version":"%s","daemon":"ctrd16","socket":"%s","events":%s,"cgroupParent":"%s"}\n' \
-      "$c16" "$DIR/ctrd16/containerd.sock" "$(cri_events "$c16")" "$cg/cri-ctrd16"
-    printf '{"kind":"podman","version":"%s","daemon":"podman","socket":"%s","runcRoot":"%s","runFlags":["--network","none","--cgroup-parent","%s"],"podman":["podman","--root","%s","--runroot","%s","--tmpdir","%s","--storage-driver=overlay"],"env":{"CONTAINERS_CONF":"%s","TMPDIR":"%s"}}\n' \
-      "$pm" "$DIR/podman/podman.sock" "$DIR/podman/runc" "$cg/podman" "$DIR/podman/storage" "$DIR/podman/runroot" \
-      "$DIR/podman/tmp" "$DIR/podman/containers.conf" "$DIR/podman/tmp"
-  } >"$DIR/engines.jsonl"
+  cat >"$DIR/engines.jsonl" <<EOF
+{"kind":"containerd","version":"$c17","daemon":"ctrd17","pidFile":"$d/ctrd17/pid","socket":"$d/ctrd17/containerd.sock","ctr":"$CTRD17/ctr","runcRoot":"$d/ctrd17/runc","fifoDir":"$d/ctrd17/fifo","cgroupParent":"$cg/ctrd17"}
+{"kind":"cri","version":"$c17","daemon":"ctrd17","pidFile":"$d/ctrd17/pid","socket":"$d/ctrd17/containerd.sock","events":$(cri_events "$c17"),"cgroupParent":"$cg/cri-ctrd17"}
+{"kind":"docker","version":"$dk","daemon":"dockerd","pidFile":"$d/dockerd/pid","socket":"$d/dockerd/docker.sock","containerd":"ctrd17","runcRoot":"$d/dockerd/exec/runtime-runc"}
+{"kind":"containerd","version":"$c16","daemon":"ctrd16","pidFile":"$d/ctrd16/pid","socket":"$d/ctrd16/containerd.sock","ctr":"/usr/bin/ctr","runcRoot":"$d/ctrd16/runc","fifoDir":"$d/ctrd16/fifo","cgroupParent":"$cg/ctrd16"}
+{"kind":"cri","version":"$c16","daemon":"ctrd16","pidFile":"$d/ctrd16/pid","socket":"$d/ctrd16/containerd.sock","events":$(cri_events "$c16"),"cgroupParent":"$cg/cri-ctrd16"}
+{"kind":"podman","version":"$pm","daemon":"podman","pidFile":"$d/podman/pid","socket":"$d/podman/podman.sock","runcRoot":"$d/podman/runc","runFlags":["--network","none","--cgroup-parent","$cg/podman"],"podman":["podman","--root","$d/podman/storage","--runroot","$d/podman/runroot","--tmpdir","$d/podman/tmp","--storage-driver=overlay"],"env":{"CONTAINERS_CONF":"$d/podman/containers.conf","TMPDIR":"$d/podman/tmp"}}
+EOF
 }
 
 write_env() {
@@ -333,7 +332,7 @@ rig_processes() {
   for p in /proc/[0-9]*; do
     cmd=$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null) || continue
     case "$cmd" in
-    *"-address $DIR/"*" "* | *"-address $DIR/"*) echo "${p#/proc/}" ;;
+    *"-address $DIR/"*) echo "${p#/proc/}" ;;
     *conmon*"$DIR/"*) echo "${p#/proc/}" ;;
     esac
   done

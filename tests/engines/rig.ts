@@ -16,6 +16,8 @@ export interface EngineInstance {
   label: string;
   /** The rig daemon serving it (for stopping and starting). */
   daemon: string;
+  /** The daemon's PID file. */
+  pidFile: string;
   /** Its API socket. */
   socket: string;
   /** containerd: its `ctr`. */
@@ -255,21 +257,13 @@ export async function run(
   return stdout;
 }
 
-/** PID of a rig daemon (0 when it is down). */
-export function daemonPid(daemon: string): number {
+/** PID of the daemon serving an engine instance (0 when it is down). */
+export function enginePid(engine: EngineInstance): number {
   try {
-    return Number(
-      Deno.readTextFileSync(`${need().dir}/${daemon}/pid`).trim(),
-    ) ||
-      0;
+    return Number(Deno.readTextFileSync(engine.pidFile).trim()) || 0;
   } catch {
     return 0;
   }
-}
-
-/** PID of the daemon serving an engine instance (0 when it is down). */
-export function enginePid(engine: EngineInstance): number {
-  return daemonPid(engine.daemon);
 }
 
 /**
