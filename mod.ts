@@ -2,8 +2,14 @@
  * whalewatcher keeps an always-synchronized picture of the alive containers
  * of Docker, containerd and CRI engines, and streams their lifecycle events.
  *
- * Importing this module registers the built-in adaptors (`"docker.com"`,
- * `"containerd.io"`, `"cri"`) in {@linkcode engineRegistry}.
+ * Importing this module registers the built-in adaptors
+ * ({@linkcode dockerAdapter} `"docker.com"`, {@linkcode containerdAdapter}
+ * `"containerd.io"`, {@linkcode criAdapter} `"cri"`) in
+ * {@linkcode engineRegistry}, and loads none of their npm packages: an
+ * adaptor's code (dockerode, grpc-js) loads when an engine of its type is
+ * first probed or watched. Each engine's client and `watch…` factory are at
+ * the subpaths `./docker`, `./containerd` and `./cri`; discovery is also at
+ * `./discovery`.
  *
  * @example
  * ```ts
@@ -19,25 +25,17 @@
  * @module
  */
 
+import { engineRegistry } from "./engineclient/mod.ts";
+import { dockerAdapter } from "./adapters/docker/adapter.ts";
+import { containerdAdapter } from "./adapters/containerd/adapter.ts";
+import { criAdapter } from "./adapters/cri/adapter.ts";
+
 export * from "./engineclient/mod.ts";
 export * from "./watcher/mod.ts";
-export {
-  DockerClient,
-  type DockerOptions,
-  PRIVILEGED_LABEL,
-  watchDocker,
-  type WatchDockerOptions,
-} from "./adapters/docker/mod.ts";
-export {
-  ContainerdClient,
-  type ContainerdOptions,
-  watchContainerd,
-  type WatchContainerdOptions,
-} from "./adapters/containerd/mod.ts";
-export {
-  CriClient,
-  type CriInspection,
-  type CriOptions,
-  type CriStats,
-  watchCri,
-} from "./adapters/cri/mod.ts";
+export * from "./watcher/discovery/mod.ts";
+export { containerdAdapter, criAdapter, dockerAdapter };
+
+// The subpath modules register the same objects: whichever comes first.
+for (const adapter of [dockerAdapter, containerdAdapter, criAdapter]) {
+  if (!engineRegistry.has(adapter.type)) engineRegistry.register(adapter);
+}

@@ -13,7 +13,7 @@ export interface EngineInfo {
 /** Whether a container passes the `--project` and `--label` filters. */
 export function matchesFilters(
   container: Container,
-  filters: { project?: string; labels: LabelFilter[] },
+  filters: { project?: string; labels: readonly LabelFilter[] },
 ): boolean {
   if (filters.project !== undefined && container.project !== filters.project) {
     return false;
@@ -161,6 +161,24 @@ export class Output {
       }  ${container.name}  ${shortId(container.id)}  project ${
         container.project || "-"
       }  PID ${container.pid}`,
+    );
+  }
+
+  /** An engine that vanished (after its containers' `exited` lines). */
+  engineGone(engine: EngineInfo): void {
+    if (this.#args.json) {
+      this.#out(JSON.stringify({
+        type: "engine-removed",
+        engine: engine.type,
+        api: engine.api,
+        pid: engine.pid,
+      }));
+      return;
+    }
+    this.#out(
+      `${this.#paint(ANSI.bold, engine.type)}  ${engine.api}  ${
+        this.#paint(ANSI.red, "gone")
+      }`,
     );
   }
 

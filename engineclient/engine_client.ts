@@ -45,6 +45,8 @@ export interface EngineClient {
   readonly pid: number;
   /** The underlying engine-specific client object. */
   readonly client: unknown;
+  /** Counters of the client's engine traffic, when the adaptor keeps them. */
+  readonly stats?: Readonly<EngineStats>;
 
   /**
    * Lists the alive (running or paused) containers. Rejects only on
@@ -79,6 +81,26 @@ export interface EngineClient {
 
   /** Releases every connection, stream and timer; calling it again is harmless. */
   close(): Promise<void>;
+}
+
+/**
+ * Counters of an engine client's traffic, as the built-in adaptors keep
+ * them (adaptors may add their own counters).
+ *
+ * @example
+ * ```ts
+ * import type { EngineClient } from "@whalewatcher/whalewatcher";
+ * declare const engine: EngineClient;
+ * console.log(engine.stats?.calls, engine.stats?.skippedEvents);
+ * ```
+ */
+export interface EngineStats {
+  /** Engine API calls made: requests, unary calls and subscriptions. */
+  calls: number;
+  /** Event messages received from the engine's event stream. */
+  events: number;
+  /** Event messages skipped as malformed, undecodable or stale. */
+  skippedEvents: number;
 }
 
 /**

@@ -1,5 +1,8 @@
 /**
- * Errors of the engine-client contract.
+ * Errors of the engine-client contract: one class for each condition that a
+ * caller must tell apart. Adaptors throw them; the watcher and discovery
+ * decide by class, never by message text. Messages start lower-case and
+ * name the endpoint.
  *
  * @module
  */
@@ -56,4 +59,255 @@ export function isProcesslessContainerError(
   error: unknown,
 ): error is ProcesslessContainerError {
   return error instanceof ProcesslessContainerError;
+}
+
+/**
+ * Options of every {@linkcode EngineError}.
+ *
+ * @example
+ * ```ts
+ * import type { EngineErrorOptions } from "@whalewatcher/whalewatcher";
+ * const options: EngineErrorOptions = { engine: "docker.com" };
+ * ```
+ */
+export interface EngineErrorOptions {
+  /** Engine type string, when known. */
+  engine?: string;
+  /** The underlying failure. */
+  cause?: unknown;
+}
+
+/**
+ * Base class of the failures to reach or use an engine at an endpoint; the
+ * subclasses tell which. `endpoint` is the socket path or URL.
+ *
+ * @example
+ * ```ts
+ * import { EngineError, EngineNotFoundError } from "@whalewatcher/whalewatcher";
+ * const err = new EngineNotFoundError("/nope.sock");
+ * console.log(err instanceof EngineError, err.endpoint); // true /nope.sock
+ * ```
+ */
+export class EngineError extends Error {
+  /** The endpoint (socket path or URL) the failure is about. */
+  readonly endpoint: string;
+  /** Engine type string, `""` when not known. */
+  readonly engine: string;
+
+  /** Makes the error; `message` should name the endpoint. */
+  constructor(
+    message: string,
+    endpoint: string,
+    options: EngineErrorOptions = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = "EngineError";
+    this.endpoint = endpoint;
+    this.engine = options.engine ?? "";
+  }
+}
+
+function engineWord(options: EngineErrorOptions): string {
+  return options.engine ? `${options.engine} engine` : "engine";
+}
+
+/**
+ * Nothing listens at the endpoint: no such socket file, or (for TCP) the
+ * host cannot be resolved. Retrying does not help.
+ *
+ * @example
+ * ```ts
+ * import { EngineNotFoundError } from "@whalewatcher/whalewatcher";
+ * console.log(new EngineNotFoundError("/nope.sock").message);
+ * // no engine at "/nope.sock": no such socket
+ * ```
+ */
+export class EngineNotFoundError extends EngineError {
+  /** Makes the error for `endpoint`. */
+  constructor(
+    endpoint: string,
+    options: EngineErrorOptions & { detail?: string } = {},
+  ) {
+    super(
+      `no ${engineWord(options)} at "${endpoint}": ${
+        options.detail ?? "no such socket"
+      }`,
+      endpoint,
+      options,
+    );
+    this.name = "EngineNotFoundError";
+  }
+}
+
+/**
+ * The endpoint may not be opened: the operating system refused (the socket
+ * belongs to root or a group such as `docker`), or Deno's permissions lack
+ * read, write or net access to it (`deno` is then true).
+ *
+ * @example
+ * ```ts
+ * import { EnginePermissionError } from "@whalewatcher/whalewatcher";
+ * const err = new EnginePermissionError("/run/docker.sock");
+ * console.log(err.message.startsWith("permission denied")); // true
+ * ```
+ */
+export class EnginePermissionError extends EngineError {
+  /** Whether Deno's permissions (rather than the OS) refused. */
+  readonly deno: boolean;
+
+  /** Makes the error for `endpoint`. */
+  constructor(
+    endpoint: string,
+    options: EngineErrorOptions & { deno?: boolean } = {},
+  ) {
+    const deno = options.deno ?? false;
+    const path = endpoint.startsWith("/") ? endpoint : undefined;
+    const advice = deno
+      ? path
+        ? `grant --allow-read=${path} --allow-write=${path} --allow-net (Deno counts a unix socket as net access)`
+        : "grant --allow-net for it"
+      : 'run as a user who may open it (root, or the engine\'s group such as "docker")';
+    super(
+      `permission denied on "${endpoint}"${
+        deno ? " by Deno's permissions" : ""
+      }: ${advice}`,
+      endpoint,
+      options,
+    );
+    this.name = "EnginePermissionError";
+    this.deno = deno;
+  }
+}
+
+/**
+ * Something answers at the endpoint, but it is not an engine of the
+ * expected type (another protocol, another engine, garbage).
+ *
+ * @example
+ * ```ts
+ * import { NotAnEngineError } from "@whalewatcher/whalewatcher";
+ * const err = new NotAnEngineError("/tmp/x.sock", { engine: "docker.com" });
+ * console.log(err.message); // "/tmp/x.sock" does not answer as a docker.com engine
+ * ```
+ */
+export class NotAnEngineError extends EngineError {
+  /** Makes the error for `endpoint`. */
+  constructor(
+    endpoint: string,
+    options: EngineErrorOptions & { detail?: string } = {},
+  ) {
+    super(
+      `"${endpoint}" does not answer as a${
+        options.engine ? ` ${options.engine}` : "n"
+      } engine${options.detail ? `: ${options.detail}` : ""}`,
+      endpoint,
+      options,
+    );
+    this.name = "NotAnEngineError";
+  }
+}
+
+/**
+ * The engine at the endpoint is older than the adaptor supports.
+ *
+ * @example
+ * ```ts
+ * import { EngineTooOldError } from "@whalewatcher/whalewatcher";
+ * const err = new EngineTooOldError("/run/docker.sock", {
+ *   engine: "docker.com", version: "1.12", minimum: "1.24",
+ * });
+ * console.log(err.message);
+ * ```
+ */
+export class EngineTooOldError extends EngineError {
+  /** The version the engine reported. */
+  readonly version: string;
+  /** The oldest version the adaptor supports. */
+  readonly minimum: string;
+
+  /** Makes the error for `endpoint`. */
+  constructor(
+    endpoint: string,
+    options: EngineErrorOptions & { version: string; minimum: string },
+  ) {
+    super(
+      `${
+        engineWord(options)
+      } at "${endpoint}" is too old: it speaks ${options.version}, the adaptor needs at least ${options.minimum}`,
+      endpoint,
+      options,
+    );
+    this.name = "EngineTooOldError";
+    this.version = options.version;
+    this.minimum = options.minimum;
+  }
+}
+
+/**
+ * The engine's event stream ended or broke: the watcher resynchronizes.
+ *
+ * @example
+ * ```ts
+ * import { EventStreamEndedError } from "@whalewatcher/whalewatcher";
+ * console.log(new EventStreamEndedError("/run/docker.sock").message);
+ * // event stream of engine at "/run/docker.sock" ended
+ * ```
+ */
+export class EventStreamEndedError extends EngineError {
+  /** Makes the error for `endpoint`. */
+  constructor(
+    endpoint: string,
+    options: EngineErrorOptions & { detail?: string } = {},
+  ) {
+    super(
+      `event stream of ${engineWord(options)} at "${endpoint}" ended${
+        options.detail ? `: ${options.detail}` : ""
+      }`,
+      endpoint,
+      options,
+    );
+    this.name = "EventStreamEndedError";
+  }
+}
+
+/**
+ * The engine client was closed: calls in flight end with it, later calls
+ * reject with it.
+ *
+ * @example
+ * ```ts
+ * import { ClientClosedError } from "@whalewatcher/whalewatcher";
+ * console.log(new ClientClosedError("/run/docker.sock", { engine: "docker.com" }).message);
+ * // docker.com client of "/run/docker.sock" is closed
+ * ```
+ */
+export class ClientClosedError extends EngineError {
+  /** Makes the error for `endpoint`. */
+  constructor(endpoint: string, options: EngineErrorOptions = {}) {
+    super(
+      `${options.engine ?? "engine"} client of "${endpoint}" is closed`,
+      endpoint,
+      options,
+    );
+    this.name = "ClientClosedError";
+  }
+}
+
+/**
+ * Whether retrying cannot fix `error`: no engine at the endpoint, no
+ * permission, not an engine of the type, or too old. The watcher rejects
+ * `ready` at once on such a first failure instead of retrying.
+ *
+ * @example
+ * ```ts
+ * import { EngineNotFoundError, isPermanentEngineError } from "@whalewatcher/whalewatcher";
+ * console.log(isPermanentEngineError(new EngineNotFoundError("/x.sock"))); // true
+ * console.log(isPermanentEngineError(new Error("connection refused"))); // false
+ * ```
+ */
+export function isPermanentEngineError(error: unknown): error is EngineError {
+  return error instanceof EngineNotFoundError ||
+    error instanceof EnginePermissionError ||
+    error instanceof NotAnEngineError ||
+    error instanceof EngineTooOldError;
 }

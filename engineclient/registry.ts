@@ -61,13 +61,16 @@ export interface ProbeResult {
  * };
  * ```
  */
-export interface EngineAdapter {
+export interface EngineAdapter<O extends EngineOptions = EngineOptions> {
   /** Engine type string, such as `"docker.com"`. */
   readonly type: string;
-  /** Makes a client for the endpoint (adaptor default when undefined). */
+  /**
+   * Makes a client for the endpoint; without one, the adaptor's default
+   * (its environment variable, then its usual socket).
+   */
   create(
     endpoint?: string,
-    options?: EngineOptions,
+    options?: O,
   ): EngineClient | Promise<EngineClient>;
   /**
    * Tells whether this adaptor's engine answers on `endpoint`: a result when
@@ -79,6 +82,11 @@ export interface EngineAdapter {
   readonly socketPaths?: readonly string[];
   /** Executable names of this engine's processes, for discovery. */
   readonly processNames?: readonly string[];
+  /**
+   * Environment variables that name this engine's endpoint (such as
+   * `DOCKER_HOST`), for discovery; the adaptor's `create` honours them too.
+   */
+  readonly envVars?: readonly string[];
 }
 
 /**
@@ -115,9 +123,46 @@ export class UnknownEngineTypeError extends Error {
 }
 
 /**
- * Engine adaptors by engine type string. Built-in adaptors register
- * themselves in {@linkcode engineRegistry} when their module is imported;
- * third parties register theirs the same way.
+ * Raised when an adaptor registers under an engine type that is already
+ * taken; the message names the registered types.
+ *
+ * @example
+ * ```ts
+ * import { DuplicateEngineTypeError, EngineRegistry } from "@whalewatcher/whalewatcher";
+ * const registry = new EngineRegistry();
+ * const adapter = { type: "example.org", create: () => { throw new Error("x"); } };
+ * registry.register(adapter);
+ * try {
+ *   registry.register(adapter);
+ * } catch (err) {
+ *   console.log(err instanceof DuplicateEngineTypeError); // true
+ * }
+ * ```
+ */
+export class DuplicateEngineTypeError extends Error {
+  /** The engine type asked for. */
+  readonly type: string;
+  /** The engine types registered at the time. */
+  readonly known: readonly string[];
+
+  /** Makes the error for `type`, given the registered types. */
+  constructor(type: string, known: readonly string[]) {
+    super(
+      `cannot register engine adaptor "${type}": the type is already registered (registered types are ${
+        known.map((t) => `"${t}"`).join(", ")
+      })`,
+    );
+    this.name = "DuplicateEngineTypeError";
+    this.type = type;
+    this.known = known;
+  }
+}
+
+/**
+ * Engine adaptors by engine type string. The root module registers the
+ * built-in adaptors in {@linkcode engineRegistry} (their code, and the npm
+ * packages they use, load when an engine of that type is first probed or
+ * created); third parties register theirs the same way.
  *
  * @example
  * ```ts
@@ -134,8 +179,8 @@ export class EngineRegistry {
   #adapters = new Map<string, EngineAdapter>();
 
   /**
-   * Registers an adaptor under its type. Throws when the type is empty or
-   * already taken.
+   * Registers an adaptor under its type. Throws a `TypeError` when the type
+   * is empty, and {@linkcode DuplicateEngineTypeError} when it is taken.
    */
   register(adapter: EngineAdapter): void {
     const type = adapter?.type;
@@ -148,11 +193,7 @@ export class EngineRegistry {
       );
     }
     if (this.#adapters.has(type)) {
-      throw new Error(
-        `cannot register engine adaptor "${type}": the type is already registered (registered types are ${
-          this.types().map((t) => `"${t}"`).join(", ")
-        })`,
-      );
+      throw new DuplicateEngineTypeError(type, this.types());
     }
     this.#adapters.set(type, adapter);
   }
@@ -195,8 +236,8 @@ export class EngineRegistry {
 }
 
 /**
- * The registry that built-in adaptors register in and that discovery and
- * {@linkcode EngineRegistry.create} use by default.
+ * The registry that built-in adaptors register in and that discovery,
+ * fleets and `createWatcher` use by default.
  *
  * @example
  * ```ts

@@ -1,12 +1,15 @@
 /**
- * A third-party adaptor, registered from user code and then discovered and
- * watched exactly like the built-ins. The "toy" engine it talks to is a
- * tiny line protocol on a unix socket that this example serves itself:
- * `ping` → `toy 1.0`, `list` → a JSON array of containers, `events` → `ok`
- * and then one JSON event per line.
+ * A third-party adaptor: importing this module registers it (engine type
+ * `"toy.example"`), and from then on discovery, fleets, `createWatcher` and
+ * the CLI treat its engines like the built-ins. It talks to the toy engine
+ * of `toy_engine.ts` (a tiny line protocol on a unix socket) and declares
+ * where that engine is found: the `TOY_ENGINE_SOCKET` environment variable
+ * (honoured by its `create` too) and a well-known path.
  *
  * ```sh
- * deno run -A examples/third_party_adapter.ts
+ * deno run -A examples/third_party_adapter.ts           # the demo below
+ * deno run -A examples/toy_engine.ts /tmp/toy.sock &     # an engine, then:
+ * TOY_ENGINE_SOCKET=/tmp/toy.sock deno task watch --adapter examples/third_party_adapter.ts
  * ```
  *
  * @module
@@ -16,69 +19,15 @@ import {
   type Container,
   type ContainerEvent,
   discoverEngines,
+  type EngineAdapter,
   type EngineClient,
+  type EngineOptions,
   engineRegistry,
   Fleet,
   newContainer,
   ProcesslessContainerError,
 } from "../mod.ts";
-
-// ---- the toy engine (stands for someone's real engine) -------------------
-
-type ToyContainer = { id: string; name: string; pid: number };
-
-function serveToyEngine(path: string) {
-  const containers = new Map<string, ToyContainer>();
-  const subscribers = new Set<Deno.Conn>();
-  const encoder = new TextEncoder();
-  const listener = Deno.listen({ transport: "unix", path });
-  const serving = (async () => {
-    for await (const conn of listener) {
-      (async () => {
-        const buf = new Uint8Array(64);
-        const n = await conn.read(buf);
-        const cmd = new TextDecoder().decode(buf.subarray(0, n ?? 0)).trim();
-        if (cmd === "events") {
-          await conn.write(encoder.encode("ok\n"));
-          subscribers.add(conn);
-          return; // stays open until the engine or the client ends it
-        }
-        const answer = cmd === "ping"
-          ? "toy 1.0"
-          : cmd === "list"
-          ? JSON.stringify([...containers.values()])
-          : "error";
-        await conn.write(encoder.encode(answer + "\n"));
-        conn.close();
-      })().catch(() => {});
-    }
-  })();
-  const publish = (type: string, c: ToyContainer) => {
-    const line = encoder.encode(
-      JSON.stringify({ type, id: c.id, time: Date.now() }) + "\n",
-    );
-    for (const s of subscribers) {
-      s.write(line).catch(() => subscribers.delete(s));
-    }
-  };
-  return {
-    start(c: ToyContainer) {
-      containers.set(c.id, c);
-      publish("started", c);
-    },
-    stop(id: string) {
-      const c = containers.get(id);
-      if (!c) return;
-      containers.delete(id);
-      publish("exited", c);
-    },
-    async close() {
-      listener.close();
-      for (const s of subscribers) s.close();
-      await serving.catch(() => {});
-    },
-  };
-}
+import { serveToyEngine, type ToyContainer } from "./toy_engine.ts";
 
 // ---- the adaptor: this is what a third party writes ----------------------
 
@@ -99,7 +48,7 @@ async function request(path: string, cmd: string): Promise<string> {
   }
 }
 
-class ToyClient implements EngineClient {
+class ToyClient implements EngineClient, AsyncDisposable {
   readonly type = "toy.example";
   readonly pid: number;
   readonly client = null;
@@ -188,62 +137,86 @@ class ToyClient implements EngineClient {
     this.#conns.clear();
     return Promise.resolve();
   }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }
 
-// Where the toy engine listens. A real adaptor lists its engine's
-// well-known paths here; this example serves one in a temporary folder.
-const dir = await Deno.makeTempDir();
-const socket = `${dir}/toy.sock`;
+/** The environment variable naming the toy engine's socket. */
+export const TOY_ENGINE_ENV = "TOY_ENGINE_SOCKET";
 
-engineRegistry.register({
+/** Where a toy engine usually listens. */
+export const TOY_ENGINE_SOCKET = "/run/toy/toy.sock";
+
+function envSocket(): string | undefined {
+  try {
+    return Deno.env.get(TOY_ENGINE_ENV) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The toy engine's adaptor, registered under `"toy.example"`. */
+export const toyAdapter: EngineAdapter<EngineOptions> = {
   type: "toy.example",
   create: (endpoint, options) =>
-    new ToyClient(endpoint ?? socket, options?.pid),
+    new ToyClient(endpoint ?? envSocket() ?? TOY_ENGINE_SOCKET, options?.pid),
   probe: async (endpoint) => {
     const answer = await request(endpoint, "ping");
     return answer.startsWith("toy ") ? { version: answer.slice(4) } : null;
   },
-  socketPaths: [socket],
+  socketPaths: [TOY_ENGINE_SOCKET],
   processNames: ["toyd"],
-});
+  envVars: [TOY_ENGINE_ENV],
+};
+
+if (!engineRegistry.has(toyAdapter.type)) engineRegistry.register(toyAdapter);
 
 // ---- using it, exactly like a built-in ------------------------------------
 
-const engine = serveToyEngine(socket);
-engine.start({ id: "t1", name: "first", pid: 101 });
-
-// No endpoint given: discovery tries the adaptor's socket paths. `types`
-// keeps this example from probing the machine's other engines.
-const { engines } = await discoverEngines({ types: ["toy.example"] });
-const found = engines.find((e) => e.type === "toy.example")!;
-console.log(
-  `discovered ${found.type} ${found.version} at ${found.endpoint} (${found.source})`,
-);
-
-// A fleet watches every engine discovery finds, this one included.
-const fleet = new Fleet({ types: ["toy.example"] });
-const events = fleet.events();
-await fleet.ready;
-console.log(
-  "containers:",
-  fleet.containers().map(({ container: c }) => `${c.name} pid=${c.pid}`)
-    .join(", "),
-);
-
-engine.start({ id: "t2", name: "second", pid: 102 });
-engine.stop("t1");
-// The subscription began before the first sync: it opens with "started
-// first". The exit may overtake the start, whose details are still being
-// asked for.
-const awaited = new Set(["started t2", "exited t1"]);
-for await (const e of events) {
+async function demo(): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  const socket = `${dir}/toy.sock`;
+  const engine = serveToyEngine(socket);
+  engine.start({ id: "t1", name: "first", pid: 101 });
+  // No endpoint given: discovery tries the adaptor's hints, here its
+  // environment variable. `types` keeps this example from probing the
+  // machine's other engines.
+  const env = (name: string) => name === TOY_ENGINE_ENV ? socket : undefined;
+  const { engines } = await discoverEngines({ types: ["toy.example"], env });
+  const found = engines.find((e) => e.type === "toy.example")!;
   console.log(
-    `${e.type} ${e.container.name} pid=${e.container.pid} (${e.engine.type})`,
+    `discovered ${found.type} ${found.version} at ${found.endpoint} (${found.source})`,
   );
-  awaited.delete(`${e.type} ${e.id}`);
-  if (awaited.size === 0) break;
+
+  // A fleet watches every engine discovery finds, this one included.
+  const fleet = new Fleet({ types: ["toy.example"], env });
+  const events = fleet.events();
+  await fleet.ready;
+  console.log(
+    "containers:",
+    fleet.containers().map(({ container: c }) => `${c.name} pid=${c.pid}`)
+      .join(", "),
+  );
+
+  engine.start({ id: "t2", name: "second", pid: 102 });
+  engine.stop("t1");
+  // The subscription began before the first sync: it opens with "started
+  // first". The exit may overtake the start, whose details are still being
+  // asked for.
+  const awaited = new Set(["started t2", "exited t1"]);
+  for await (const e of events) {
+    console.log(
+      `${e.type} ${e.container.name} pid=${e.container.pid} (${e.engine.type})`,
+    );
+    awaited.delete(`${e.type} ${e.id}`);
+    if (awaited.size === 0) break;
+  }
+
+  await fleet.close();
+  await engine.close();
+  await Deno.remove(dir, { recursive: true });
 }
 
-await fleet.close();
-await engine.close();
-await Deno.remove(dir, { recursive: true });
+if (import.meta.main) await demo();

@@ -1,7 +1,8 @@
 /**
  * The engine-neutral watcher core: the portfolio of alive containers, the
- * watcher that keeps it synchronized and streams lifecycle events, and
- * watcher creation from the adaptor registry.
+ * watcher that keeps it synchronized and streams lifecycle events, watcher
+ * creation from the adaptor registry, and the fleet of watchers over the
+ * engines discovery finds.
  *
  * @example
  * ```ts
@@ -23,26 +24,25 @@ export {
   Watcher,
   type WatcherEvent,
   type WatcherOptions,
+  type WatcherState,
+  type WatcherStats,
 } from "./watcher.ts";
 export { createWatcher, type CreateWatcherOptions } from "./create_watcher.ts";
 export { backoffDelay, type BackoffOptions } from "./backoff.ts";
-export { SubscriberOverflowError, WatcherClosedError } from "./errors.ts";
 export {
-  type CandidateSource,
-  discoverEngines,
-  type DiscoveryOptions,
-  type DiscoveryResult,
-  type EngineCandidate,
-  engineCandidates,
-  type FoundEngine,
-  NoEngineFoundError,
-  type RejectedCandidate,
-  type RejectionReason,
-} from "./discovery.ts";
+  AlreadyWatchingError,
+  EngineStalledError,
+  SubscriberOverflowError,
+  WatchEndedError,
+  WatcherClosedError,
+} from "./errors.ts";
 export {
   type EngineRef,
   Fleet,
   type FleetContainer,
+  type FleetEngineEvent,
+  type FleetEngineInfo,
   type FleetEvent,
+  type FleetEventsOptions,
   type FleetOptions,
 } from "./fleet.ts";

@@ -11,15 +11,22 @@ import {
   type ContainerEvent,
   type ContainerEventType,
   type EngineClient,
+  EventStreamEndedError,
+  isPermanentEngineError,
   isPreflighter,
   isProcesslessContainerError,
-  withPaused,
 } from "../engineclient/mod.ts";
+import { abortable, AsyncQueue, delay } from "../engineclient/_async.ts";
 import { backoffDelay, type BackoffOptions } from "./backoff.ts";
-import { SubscriberOverflowError, WatcherClosedError } from "./errors.ts";
-import { _portfolioWriter as writer, Portfolio } from "./portfolio.ts";
-import { SubscriberQueue } from "./_subscriber_queue.ts";
-import { sleep } from "./_sleep.ts";
+import {
+  AlreadyWatchingError,
+  EngineStalledError,
+  SubscriberOverflowError,
+  WatchEndedError,
+  WatcherClosedError,
+} from "./errors.ts";
+import type { Portfolio } from "./portfolio.ts";
+import { PortfolioSync } from "./_sync.ts";
 
 /**
  * A lifecycle event as the watcher delivers it: the project is resolved
@@ -96,25 +103,80 @@ export interface EventsOptions {
   queueSize?: number;
 }
 
+/**
+ * Where a {@linkcode Watcher} stands: `"idle"` before {@linkcode Watcher.watch},
+ * `"syncing"` until the first list is merged, `"ready"` while in sync,
+ * `"resyncing"` after a failure until the next list is merged, `"stopped"`
+ * after the watch was aborted, `"failed"` after it ended with an error,
+ * `"closed"` after {@linkcode Watcher.close}.
+ *
+ * @example
+ * ```ts
+ * import type { WatcherState } from "@whalewatcher/whalewatcher";
+ * const healthy = (state: WatcherState) => state === "ready";
+ * ```
+ */
+export type WatcherState =
+  | "idle"
+  | "syncing"
+  | "ready"
+  | "resyncing"
+  | "stopped"
+  | "failed"
+  | "closed";
+
+/**
+ * Counters of a {@linkcode Watcher}, for health checks and metrics.
+ *
+ * @example
+ * ```ts
+ * import type { Watcher } from "@whalewatcher/whalewatcher";
+ * declare const watcher: Watcher;
+ * const { syncs, resyncs, stalls, lastSyncTime } = watcher.stats;
+ * console.log(syncs, resyncs, stalls, (Date.now() - lastSyncTime) / 1000);
+ * ```
+ */
+export interface WatcherStats {
+  /** Lists merged into the portfolio: the first, resyncs, reconciliations. */
+  syncs: number;
+  /** Resynchronizations: sessions that synced again after a failed one. */
+  resyncs: number;
+  /** Sessions that failed (lost stream, failed list, stall, ...). */
+  failures: number;
+  /** Failures that were stalls ({@linkcode EngineStalledError}). */
+  stalls: number;
+  /** Subscriptions ended because their reader fell behind. */
+  overflows: number;
+  /** When the last list was merged (ms since the epoch); 0 before the first. */
+  lastSyncTime: number;
+}
+
+type Listener = (event: WatcherEvent) => void;
+
+// Synchronous listeners, for the fleet of this package only (not exported
+// by mod.ts): called at emission, so that a fleet's merged stream keeps
+// each watcher's order exactly and nothing sits in a queue in between.
+let addListener: (watcher: Watcher, listener: Listener) => void;
+let removeListener: (watcher: Watcher, listener: Listener) => void;
+
+/** Adds and removes the fleet's synchronous listeners (internal). */
+export const _watcherListeners = {
+  /** Calls `listener` with every event `watcher` emits, as it emits it. */
+  add(watcher: Watcher, listener: Listener): void {
+    addListener(watcher, listener);
+  },
+  /** Stops calling `listener`. */
+  delete(watcher: Watcher, listener: Listener): void {
+    removeListener(watcher, listener);
+  },
+};
+
 const DEFAULT_QUEUE_SIZE = 10_000;
 const DEFAULT_STALL_TIMEOUT_MS = 10_000;
 const DEFAULT_RECONCILE_INTERVAL_MS = 30_000;
 
-// A start event whose inspection is still running; a later exit cancels it
-// (by removing it from the pending map) and pause events are noted in it.
-interface PendingStart {
-  paused: boolean | undefined;
-}
-
-// Bounds one engine call by the stall timeout.
+// Bounds one engine call by the session and the stall timeout.
 type Guard = <T>(what: string, call: Promise<T>) => Promise<T>;
-
-// What happened while a list ran; merged with the list result.
-interface SyncWindow {
-  exited: Set<string>;
-  started: Map<string, Container>;
-  paused: Map<string, boolean>;
-}
 
 /**
  * Watches one container engine: keeps its {@linkcode Portfolio} of alive
@@ -129,7 +191,9 @@ interface SyncWindow {
  * live, so it never goes stale during a resync; when the list is merged,
  * subscribers get only the difference. After losing the event stream, or a
  * failed list, it retries with backoff while the old portfolio stays
- * readable.
+ * readable. A first attempt that fails for a reason retrying cannot fix
+ * (no engine at the endpoint, no permission, not an engine, too old) ends
+ * the watch at once with that error.
  *
  * @example
  * ```ts
@@ -154,30 +218,39 @@ export class Watcher implements AsyncDisposable {
   readonly engine: EngineClient;
   /**
    * Resolves when the first list is merged into the portfolio. Rejects when
-   * the watch ends before that: with the failure when backoff is disabled,
-   * or with a {@linkcode WatcherClosedError} / the abort reason. Marked
-   * handled, so an un-awaited rejection is not reported.
+   * the watch ends before that: with the failure when it cannot be fixed by
+   * retrying (a typed engine error) or backoff is disabled, or with a
+   * {@linkcode WatcherClosedError} / the abort reason. Marked handled, so
+   * an un-awaited rejection is not reported.
    */
   readonly ready: Promise<void>;
 
-  #portfolio = new Portfolio();
-  #subscribers = new Set<SubscriberQueue<WatcherEvent>>();
+  #sync = new PortfolioSync((type, c, ts) => this.#emit(type, c, ts));
+  #subscribers = new Set<AsyncQueue<WatcherEvent>>();
   #options: WatcherOptions;
   #lifetime = new AbortController();
   #closed = false;
   #closing: Promise<void> | undefined;
   #watching: Promise<void> | undefined;
+  #watched = false;
   #readyState: "pending" | "resolved" | "rejected" = "pending";
   #resolveReady!: () => void;
   #rejectReady!: (err: unknown) => void;
-  #syncs = 0;
+  #stats: WatcherStats = {
+    syncs: 0,
+    resyncs: 0,
+    failures: 0,
+    stalls: 0,
+    overflows: 0,
+    lastSyncTime: 0,
+  };
+  #state: WatcherState = "idle";
+  #listeners = new Set<Listener>();
   #lastError: unknown = undefined;
 
   // State of the current session (one event subscription).
   #session: AbortController | undefined;
   #callOptions: CallOptions = {}; // the session's, shared by its inspects
-  #pending = new Map<string, PendingStart>();
-  #window: SyncWindow | undefined;
   #inflight = 0; // inspects running
   #idle: (() => void) | undefined; // resolves when #inflight drops to 0
 
@@ -194,7 +267,7 @@ export class Watcher implements AsyncDisposable {
 
   /** The current portfolio; always readable, also while resyncing. */
   get portfolio(): Portfolio {
-    return this.#portfolio;
+    return this.#sync.portfolio;
   }
 
   /** Engine type string (from the engine client). */
@@ -219,7 +292,17 @@ export class Watcher implements AsyncDisposable {
 
   /** How many times a list has been merged into the portfolio. */
   get syncCount(): number {
-    return this.#syncs;
+    return this.#stats.syncs;
+  }
+
+  /** Counters of syncs, failures and overflows (a read-only snapshot). */
+  get stats(): Readonly<WatcherStats> {
+    return { ...this.#stats };
+  }
+
+  /** Where the watcher stands; see {@linkcode WatcherState}. */
+  get state(): WatcherState {
+    return this.#state;
   }
 
   /** The last failure that made the watcher resync, if any. */
@@ -256,39 +339,43 @@ export class Watcher implements AsyncDisposable {
       1,
       options.queueSize ?? this.#options.queueSize ?? DEFAULT_QUEUE_SIZE,
     );
-    const queue = new SubscriberQueue<WatcherEvent>(
-      size,
-      () => new SubscriberOverflowError(size, { engine: this.engine.type }),
-      {
-        signal: options.signal,
-        onEnd: (q) => this.#subscribers.delete(q),
+    const queue: AsyncQueue<WatcherEvent> = new AsyncQueue({
+      capacity: size,
+      overflow: () => {
+        this.#stats.overflows++;
+        return new SubscriberOverflowError(size, { engine: this.engine.type });
       },
-    );
-    if (this.#closed || options.signal?.aborted) queue.end();
-    else this.#subscribers.add(queue);
+      signal: options.signal,
+      onEnd: () => this.#subscribers.delete(queue),
+    });
+    if (this.#closed) queue.end();
+    else if (!queue.ended) this.#subscribers.add(queue);
     return queue;
   }
 
   /**
    * Watches until `signal` aborts or the watcher closes: synchronizes, then
    * follows events, and resynchronizes with backoff after failures.
-   * Resolves when aborted; rejects only when backoff is disabled and an
-   * attempt failed, or when already watching or closed.
+   * Resolves when aborted; rejects when the first attempt failed for a
+   * reason retrying cannot fix, when backoff is disabled and an attempt
+   * failed, when already watching ({@linkcode AlreadyWatchingError}), after
+   * a watch ended ({@linkcode WatchEndedError}) or when closed.
    */
   watch(signal?: AbortSignal): Promise<void> {
-    if (this.#closed) {
-      return Promise.reject(
-        new WatcherClosedError(this.engine.type, this.engine.api),
-      );
-    }
+    const { type, api } = this.engine;
+    if (this.#closed) return Promise.reject(new WatcherClosedError(type, api));
     if (this.#watching) {
-      return Promise.reject(
-        new Error(
-          `watcher of ${this.engine.type} engine at "${this.engine.api}" is already watching`,
-        ),
-      );
+      return Promise.reject(new AlreadyWatchingError(type, api));
     }
-    const watching = this.#run(signal).finally(() => {
+    if (this.#watched) return Promise.reject(new WatchEndedError(type, api));
+    this.#watched = true;
+    this.#state = "syncing";
+    const watching = this.#run(signal).then(() => {
+      if (this.#state !== "closed") this.#state = "stopped";
+    }, (err) => {
+      if (this.#state !== "closed") this.#state = "failed";
+      throw err;
+    }).finally(() => {
       this.#watching = undefined;
     });
     this.#watching = watching;
@@ -296,12 +383,14 @@ export class Watcher implements AsyncDisposable {
   }
 
   /**
-   * Stops watching, ends every subscription and closes the engine client.
+   * Stops watching, ends every subscription and closes the engine client
+   * (waiting at most the stall timeout for an adaptor that does not close).
    * Calling it again is harmless.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#closed = true;
+      this.#state = "closed";
       const reason = new WatcherClosedError(this.engine.type, this.engine.api);
       this.#lifetime.abort(reason);
       try {
@@ -312,7 +401,7 @@ export class Watcher implements AsyncDisposable {
       this.#settleReady(reason);
       for (const q of this.#subscribers) q.end();
       this.#subscribers.clear();
-      await this.engine.close();
+      await this.#bounded(this.engine.close());
     })();
     return this.#closing;
   }
@@ -320,6 +409,24 @@ export class Watcher implements AsyncDisposable {
   /** Same as {@linkcode close}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  // Waits for `promise`, but no longer than the stall timeout.
+  async #bounded(promise: Promise<unknown>): Promise<void> {
+    const ms = this.#stallMs() || DEFAULT_STALL_TIMEOUT_MS;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    });
+    try {
+      await Promise.race([promise.catch(() => {}), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #stallMs(): number {
+    return this.#options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
   }
 
   async #run(signal?: AbortSignal): Promise<void> {
@@ -332,30 +439,12 @@ export class Watcher implements AsyncDisposable {
     if (signal?.aborted || this.#lifetime.signal.aborted) onAbort();
     signal?.addEventListener("abort", onAbort, { once: true });
     this.#lifetime.signal.addEventListener("abort", onAbort, { once: true });
-    const backoff = this.#options.backoff;
-    let attempt = 0;
     let failure: unknown = undefined;
     try {
-      while (!controller.signal.aborted) {
-        const syncsBefore = this.#syncs;
-        try {
-          await this.#runSession(controller.signal);
-        } catch (err) {
-          if (controller.signal.aborted) break;
-          this.#lastError = err;
-          if (backoff === false) {
-            failure = err;
-            throw err;
-          }
-          // A session that got synced resets the backoff.
-          if (this.#syncs !== syncsBefore) attempt = 0;
-          try {
-            await sleep(backoffDelay(attempt++, backoff), controller.signal);
-          } catch {
-            break;
-          }
-        }
-      }
+      await this.#retrying(controller.signal);
+    } catch (err) {
+      failure = err;
+      throw err;
     } finally {
       signal?.removeEventListener("abort", onAbort);
       this.#lifetime.signal.removeEventListener("abort", onAbort);
@@ -365,218 +454,194 @@ export class Watcher implements AsyncDisposable {
     }
   }
 
+  // Runs sessions until aborted, with backoff between failed ones; throws
+  // a failure that retrying cannot fix on the first attempt, or any
+  // failure when backoff is off.
+  async #retrying(signal: AbortSignal): Promise<void> {
+    const backoff = this.#options.backoff;
+    let attempt = 0;
+    let first = true;
+    while (!signal.aborted) {
+      const syncsBefore = this.#stats.syncs;
+      try {
+        await this.#runSession(signal, !first);
+      } catch (err) {
+        if (signal.aborted) return;
+        this.#lastError = err;
+        this.#stats.failures++;
+        if (err instanceof EngineStalledError) this.#stats.stalls++;
+        if (backoff === false || (first && isPermanentEngineError(err))) {
+          throw err;
+        }
+        if (this.#state === "ready") this.#state = "resyncing";
+        // A session that got synced resets the backoff.
+        if (this.#stats.syncs !== syncsBefore) attempt = 0;
+        try {
+          await delay(backoffDelay(attempt++, backoff), signal);
+        } catch {
+          return;
+        }
+      }
+      first = false;
+    }
+  }
+
+  // A watchdog for one session: an engine call is raced against the
+  // session (so an adaptor that ignores its signal cannot hold it up) and
+  // against the stall timeout, which fails the session so that it resyncs.
+  #guard(session: AbortController): Guard {
+    const stallMs = this.#stallMs();
+    const { type, api } = this.engine;
+    return <T>(what: string, call: Promise<T>): Promise<T> => {
+      const raced = abortable(call, session.signal);
+      if (!(stallMs > 0)) return raced;
+      const timer = setTimeout(() => {
+        if (session.signal.aborted) return;
+        session.abort(
+          new EngineStalledError(api, {
+            engine: type,
+            what,
+            timeoutMs: stallMs,
+          }),
+        );
+      }, stallMs);
+      return raced.finally(() => clearTimeout(timer));
+    };
+  }
+
   // One event subscription: subscribe, list and merge, then follow events
   // until the stream fails (throws) or the watch is aborted (returns).
-  async #runSession(signal: AbortSignal): Promise<void> {
+  async #runSession(signal: AbortSignal, again: boolean): Promise<void> {
     const session = new AbortController();
     const onAbort = () => session.abort(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
     this.#session = session;
     this.#callOptions = { signal: session.signal };
-    let pump: Promise<void> | undefined;
-    let reconcile: Promise<void> | undefined;
     const fail = (err: unknown) => {
       if (!session.signal.aborted) session.abort(err);
     };
-    // A watchdog: an engine call that takes longer than the stall timeout
-    // fails the session (which cancels the call) so that it resyncs.
-    const stallMs = this.#options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
-    const guard = <T>(what: string, call: Promise<T>): Promise<T> => {
-      if (!(stallMs > 0)) return call;
-      const timer = setTimeout(
-        () =>
-          fail(
-            new Error(
-              `${what} of ${this.engine.type} engine at "${this.engine.api}" stalled: no answer within ${stallMs} ms`,
-            ),
-          ),
-        stallMs,
-      );
-      return call.finally(() => clearTimeout(timer));
-    };
+    const guard = this.#guard(session);
+    let pump: Promise<void> | undefined;
+    let reconcile: Promise<void> | undefined;
     try {
       if (isPreflighter(this.engine)) {
-        await this.engine.preflight({ signal: session.signal });
+        await guard("pre-flight", this.engine.preflight(this.#callOptions));
       }
       const events = await guard(
         "subscribing to events",
-        this.engine.lifecycleEvents({ signal: session.signal }),
+        this.engine.lifecycleEvents(this.#callOptions),
       );
-      pump = this.#pump(events, session.signal).then(
-        () =>
-          fail(
-            new Error(
-              `event stream of ${this.engine.type} engine at "${this.engine.api}" ended unexpectedly`,
-            ),
-          ),
-        fail,
-      );
-      await this.#sync(session.signal, guard);
+      pump = this.#pump(events, session.signal).then(() =>
+        fail(
+          new EventStreamEndedError(this.engine.api, {
+            engine: this.engine.type,
+            detail: "it ended without an error",
+          }),
+        ), fail);
+      await this.#syncOnce(session.signal, guard);
+      if (again) this.#stats.resyncs++;
+      this.#state = "ready";
       this.#settleReady();
-      const interval = this.#options.reconcileIntervalMs ??
-        DEFAULT_RECONCILE_INTERVAL_MS;
-      if (interval > 0) {
-        reconcile = this.#reconcile(interval, session.signal, guard).catch(
-          fail,
-        );
-      }
+      reconcile = this.#reconcile(session.signal, guard).catch(fail);
       await pump;
       if (!signal.aborted) throw session.signal.reason;
     } finally {
       signal.removeEventListener("abort", onAbort);
-      session.abort();
+      if (!session.signal.aborted) session.abort(signal.reason);
       // Inspect answers arriving from now on are dropped: the next
       // session's list covers their containers.
-      this.#pending.clear();
-      this.#window = undefined;
-      if (pump) await pump;
-      if (reconcile) await reconcile;
+      this.#sync.reset();
+      await pump;
+      await reconcile;
       if (this.#inflight > 0) {
         await new Promise<void>((resolve) => (this.#idle = resolve));
       }
-      this.#pending.clear();
-      this.#window = undefined;
+      this.#sync.reset();
       this.#session = undefined;
     }
   }
 
+  // Follows the event stream; each step is raced against the session, so
+  // an adaptor's stream that ignores the abort cannot hold the session.
   async #pump(
     events: AsyncIterable<ContainerEvent>,
     signal: AbortSignal,
   ): Promise<void> {
-    for await (const event of events) {
-      if (signal.aborted) break;
-      this.#onEvent(event, signal);
+    const iterator = events[Symbol.asyncIterator]();
+    try {
+      while (true) {
+        const step = await abortable(iterator.next(), signal);
+        if (step.done || signal.aborted) return;
+        this.#onEvent(step.value, signal);
+      }
+    } finally {
+      // Not awaited: an adaptor that hangs here must not hold us.
+      Promise.resolve(iterator.return?.()).catch(() => {});
     }
   }
 
-  async #reconcile(
-    interval: number,
-    signal: AbortSignal,
-    guard: Guard,
-  ): Promise<void> {
+  async #reconcile(signal: AbortSignal, guard: Guard): Promise<void> {
+    const interval = this.#options.reconcileIntervalMs ??
+      DEFAULT_RECONCILE_INTERVAL_MS;
+    if (!(interval > 0)) return;
     while (!signal.aborted) {
       try {
-        await sleep(interval, signal);
+        await delay(interval, signal);
       } catch {
         return;
       }
-      await this.#sync(signal, guard);
+      await this.#syncOnce(signal, guard);
     }
   }
 
   // Lists and merges; events arriving meanwhile are noted in a window.
-  async #sync(signal: AbortSignal, guard: Guard): Promise<void> {
-    const window: SyncWindow = {
-      exited: new Set(),
-      started: new Map(),
-      paused: new Map(),
-    };
-    this.#window = window;
+  async #syncOnce(signal: AbortSignal, guard: Guard): Promise<void> {
+    const window = this.#sync.openWindow();
     try {
       const listed = await guard("listing", this.engine.list({ signal }));
       signal.throwIfAborted();
-      this.#merge(listed, window);
+      this.#sync.merge(listed, window);
+      this.#stats.syncs++;
+      this.#stats.lastSyncTime = Date.now();
     } finally {
-      if (this.#window === window) this.#window = undefined;
-    }
-  }
-
-  #merge(listed: readonly Container[], window: SyncWindow): void {
-    const next = new Map<string, Container>();
-    for (const c of listed) next.set(c.id, c);
-    for (const id of window.exited) next.delete(id);
-    for (const [id, c] of window.started) next.set(id, c);
-    for (const [id, paused] of window.paused) {
-      const c = next.get(id);
-      if (c) next.set(id, withPaused(c, paused));
-    }
-    const portfolio = this.#portfolio;
-    const now = Date.now();
-    if (portfolio.size > 0) {
-      const gone: Container[] = [];
-      for (const c of portfolio) if (!next.has(c.id)) gone.push(c);
-      for (const c of gone) {
-        writer.delete(portfolio, c.id);
-        this.#emit("exited", c, now);
-      }
-    }
-    for (const c of next.values()) this.#put(c, now);
-    this.#syncs++;
-  }
-
-  // Puts a container that is alive into the portfolio and emits what
-  // changed: started when new; exited + started when it is another
-  // incarnation (other PID); paused/unpaused when only that changed.
-  #put(c: Container, timestamp: number): void {
-    const portfolio = this.#portfolio;
-    const old = writer.get(portfolio, c.id);
-    if (old === c) return;
-    if (old === undefined) {
-      writer.set(portfolio, c);
-      this.#emit("started", c, timestamp);
-    } else if (old.pid !== c.pid && old.pid !== 0 && c.pid !== 0) {
-      writer.set(portfolio, c);
-      this.#emit("exited", old, timestamp);
-      this.#emit("started", c, timestamp);
-    } else {
-      writer.set(portfolio, c);
-      if (old.paused !== c.paused) {
-        this.#emit(c.paused ? "paused" : "unpaused", c, timestamp);
-      }
+      this.#sync.closeWindow(window);
     }
   }
 
   #onEvent(event: ContainerEvent, signal: AbortSignal): void {
     const id = event.id;
     switch (event.type) {
-      case "started": {
-        const token: PendingStart = { paused: undefined };
-        this.#pending.set(id, token);
-        this.#inflight++;
-        this.engine.inspect(id, this.#callOptions).then(
-          (c) => {
-            this.#inspected();
-            this.#started(id, c, token, event.timestamp);
-          },
-          (err) => {
-            this.#inspected();
-            if (this.#pending.get(id) === token) this.#pending.delete(id);
-            if (signal.aborted || isProcesslessContainerError(err)) return;
-            // The engine failed otherwise: resync from a fresh list.
-            const session = this.#session;
-            if (session && session.signal === signal) session.abort(err);
-          },
-        );
-        return;
-      }
-      case "exited": {
-        this.#pending.delete(id);
-        const window = this.#window;
-        if (window) {
-          window.exited.add(id);
-          window.started.delete(id);
-          window.paused.delete(id);
-        }
-        const old = writer.delete(this.#portfolio, id);
-        if (old) this.#emit("exited", old, event.timestamp);
-        return;
-      }
+      case "started":
+        return this.#inspectStart(id, event.timestamp, signal);
+      case "exited":
+        return this.#sync.exited(id, event.timestamp);
       case "paused":
-      case "unpaused": {
-        const paused = event.type === "paused";
-        const token = this.#pending.get(id);
-        if (token) token.paused = paused;
-        this.#window?.paused.set(id, paused);
-        const old = writer.get(this.#portfolio, id);
-        if (old && old.paused !== paused) {
-          const c = withPaused(old, paused);
-          writer.set(this.#portfolio, c);
-          this.#emit(event.type, c, event.timestamp);
-        }
-        return;
-      }
+      case "unpaused":
+        return this.#sync.pausedChanged(
+          id,
+          event.type === "paused",
+          event.timestamp,
+        );
     }
+  }
+
+  #inspectStart(id: string, timestamp: number, signal: AbortSignal): void {
+    const token = this.#sync.startSeen(id);
+    this.#inflight++;
+    abortable(this.engine.inspect(id, this.#callOptions), signal).then(
+      (c) => {
+        this.#inspected();
+        this.#sync.startInspected(id, c, token, timestamp);
+      },
+      (err) => {
+        this.#inspected();
+        this.#sync.startFailed(id, token);
+        if (signal.aborted || isProcesslessContainerError(err)) return;
+        // The engine failed otherwise: resync from a fresh list.
+        const session = this.#session;
+        if (session && session.signal === signal) session.abort(err);
+      },
+    );
   }
 
   #inspected(): void {
@@ -587,28 +652,8 @@ export class Watcher implements AsyncDisposable {
     }
   }
 
-  #started(
-    id: string,
-    inspected: Container,
-    token: PendingStart,
-    timestamp: number,
-  ): void {
-    // An exit (or a newer start) since the start event cancelled this one.
-    if (this.#pending.get(id) !== token) return;
-    this.#pending.delete(id);
-    const c = token.paused === undefined
-      ? inspected
-      : withPaused(inspected, token.paused);
-    const window = this.#window;
-    if (window) {
-      window.started.set(c.id, c);
-      window.paused.delete(c.id);
-    }
-    this.#put(c, timestamp);
-  }
-
   #emit(type: ContainerEventType, container: Container, timestamp: number) {
-    if (this.#subscribers.size === 0) return;
+    if (this.#subscribers.size === 0 && this.#listeners.size === 0) return;
     const event: WatcherEvent = Object.freeze({
       type,
       id: container.id,
@@ -616,7 +661,13 @@ export class Watcher implements AsyncDisposable {
       timestamp,
       container,
     });
+    for (const listener of this.#listeners) listener(event);
     for (const q of this.#subscribers) q.push(event);
+  }
+
+  static {
+    addListener = (w, listener) => w.#listeners.add(listener);
+    removeListener = (w, listener) => w.#listeners.delete(listener);
   }
 
   #settleReady(error?: unknown): void {

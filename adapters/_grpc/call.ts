@@ -7,6 +7,9 @@
 
 import * as grpc from "@grpc/grpc-js";
 import type { MethodDefinition } from "@grpc/proto-loader";
+import { AsyncQueue } from "../../engineclient/_async.ts";
+import { connectFailure } from "../../engineclient/_failures.ts";
+import { NotAnEngineError } from "../../engineclient/mod.ts";
 
 /**
  * Options of {@linkcode unaryCall} and {@linkcode serverStream}.
@@ -116,19 +119,6 @@ export function serverStream<Req, Res>(
   request: Req,
   options: GrpcCallOptions & { highWaterMark?: number } = {},
 ): ServerStream<Res> {
-  const { signal } = options;
-  const highWaterMark = options.highWaterMark ?? 256;
-  const queue: Res[] = [];
-  let failure: unknown = undefined;
-  let done = false;
-  let paused = false;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-
   const call = client.makeServerStreamRequest<Req, Res>(
     method.path,
     method.requestSerialize,
@@ -137,67 +127,64 @@ export function serverStream<Req, Res>(
     options.metadata ?? new grpc.Metadata(),
     {},
   );
-  const finish = (err?: unknown) => {
-    if (done) return;
-    done = true;
-    if (err !== undefined) failure = err;
-    signal?.removeEventListener("abort", cancel);
-    notify();
-  };
-  function cancel() {
-    if (done) return;
-    finish();
-    call.cancel();
-  }
-  call.on("data", (message: Res) => {
-    if (done) return;
-    queue.push(message);
-    if (queue.length > highWaterMark && !paused) {
-      paused = true;
-      call.pause();
-    }
-    notify();
+  // Ending the queue (abort, cancel, break) cancels the call; the CANCELLED
+  // error that follows finds the queue ended and is ignored.
+  const queue = new AsyncQueue<Res>({
+    highWaterMark: options.highWaterMark ?? 256,
+    onHigh: () => call.pause(),
+    onLow: () => call.resume(),
+    signal: options.signal,
+    onEnd: () => call.cancel(),
   });
-  // Cancelling on our side surfaces as a CANCELLED error: done is set first
-  // so it is ignored.
-  call.on("error", (err) => finish(err));
-  call.on("end", () => finish());
-  if (signal?.aborted) cancel();
-  else signal?.addEventListener("abort", cancel, { once: true });
+  call.on("data", (message: Res) => queue.push(message));
+  call.on("error", (err) => queue.end(err));
+  call.on("end", () => queue.end());
+  return Object.assign(queue, { call, cancel: () => queue.end() });
+}
 
-  const iterator: ServerStream<Res> = {
-    call,
-    cancel,
-    async next(): Promise<IteratorResult<Res>> {
-      while (true) {
-        if (queue.length > 0) {
-          const value = queue.shift()!;
-          if (paused && queue.length <= highWaterMark / 2 && !done) {
-            paused = false;
-            call.resume();
-          }
-          return { value, done: false };
-        }
-        if (done) {
-          if (failure !== undefined) {
-            const err = failure;
-            failure = undefined;
-            throw err;
-          }
-          return { value: undefined, done: true };
-        }
-        await new Promise<void>((resolve) => wake = resolve);
-      }
-    },
-    return(): Promise<IteratorResult<Res>> {
-      cancel();
-      queue.length = 0;
-      failure = undefined;
-      return Promise.resolve({ value: undefined, done: true });
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
-  return iterator;
+// grpc-js says only in text why no HTTP/2 connection came up: a peer that
+// accepted the connection and then broke it (EPIPE, reset, a protocol
+// error) is something else than a gRPC server; a refusal is not (the
+// engine may be restarting).
+function notGrpcPeer(error: unknown, detail: string): boolean {
+  return (error as { code?: unknown })?.code === grpc.status.UNAVAILABLE &&
+    /No connection established/.test(detail) &&
+    /EPIPE|ECONNRESET|Protocol error|HTTP/.test(detail);
+}
+
+/**
+ * The error to raise for a failed gRPC call on `endpoint`: the abort reason
+ * when `signal` aborted, the contract's typed error when the failure says
+ * the socket is missing or forbidden, else an error naming the endpoint
+ * that keeps the gRPC `code`.
+ *
+ * @example
+ * ```ts ignore
+ * throw grpcFailure("list", "/run/containerd/containerd.sock", err, { engine: "containerd.io" });
+ * ```
+ */
+export function grpcFailure(
+  what: string,
+  endpoint: string,
+  error: unknown,
+  options: { engine?: string; signal?: AbortSignal } = {},
+): unknown {
+  if (options.signal?.aborted) return options.signal.reason;
+  const typed = connectFailure(endpoint, error, { engine: options.engine });
+  if (typed) return typed;
+  const detail = (error as { details?: string })?.details ||
+    (error as Error)?.message || String(error);
+  if (notGrpcPeer(error, detail)) {
+    return new NotAnEngineError(endpoint, {
+      engine: options.engine,
+      cause: error,
+      detail: `it accepts connections but does not speak gRPC (${detail})`,
+    });
+  }
+  const wrapped = new Error(
+    `${options.engine ?? "gRPC"} ${what} on "${endpoint}" failed: ${detail}`,
+    { cause: error },
+  );
+  (wrapped as { code?: unknown }).code = (error as { code?: unknown })?.code;
+  return wrapped;
 }

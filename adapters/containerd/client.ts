@@ -8,18 +8,28 @@
 import * as grpc from "@grpc/grpc-js";
 import {
   type CallOptions,
+  ClientClosedError,
   type Container,
   type ContainerEvent,
   type EngineClient,
   type EngineOptions,
+  type EngineStats,
+  EngineTooOldError,
+  EventStreamEndedError,
+  NotAnEngineError,
+  type Preflighter,
   ProcesslessContainerError,
 } from "../../engineclient/mod.ts";
+import { mapPool } from "../../engineclient/_async.ts";
+import { assertSocketAccess } from "../../engineclient/_failures.ts";
 import {
+  grpcFailure,
   grpcTarget,
   isGrpcStatus,
   loadProtos,
   type Message,
   type ProtoSet,
+  type ServerStream,
   serverStream,
   socketPath,
   unaryCall,
@@ -33,18 +43,33 @@ import {
   parseDisplayId,
   toContainer,
 } from "./_identity.ts";
+import { confirmSubscription, HANDSHAKE_TOPIC } from "./_subscription.ts";
+import { CONTAINERD_TYPE, containerdEndpoint } from "./endpoint.ts";
 
-/** The engine type string of containerd. */
-export const CONTAINERD_TYPE = "containerd.io";
-
-/** containerd's usual API socket. */
-export const DEFAULT_CONTAINERD_SOCKET = "/run/containerd/containerd.sock";
-
-/** Namespaces other adaptors report: Docker's (`moby`) and CRI's (`k8s.io`). */
+/**
+ * Namespaces other adaptors report: Docker's (`moby`) and CRI's (`k8s.io`).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_IGNORED_NAMESPACES } from "@whalewatcher/whalewatcher/containerd";
+ * console.log(DEFAULT_IGNORED_NAMESPACES); // [ "moby", "k8s.io" ]
+ * ```
+ */
 export const DEFAULT_IGNORED_NAMESPACES: readonly string[] = Object.freeze([
   "moby",
   "k8s.io",
 ]);
+
+/**
+ * The oldest containerd the adaptor supports.
+ *
+ * @example
+ * ```ts
+ * import { MIN_CONTAINERD_VERSION } from "@whalewatcher/whalewatcher/containerd";
+ * console.log(MIN_CONTAINERD_VERSION); // "1.5"
+ * ```
+ */
+export const MIN_CONTAINERD_VERSION = "1.5";
 
 /**
  * Options of {@linkcode ContainerdClient}.
@@ -58,14 +83,34 @@ export const DEFAULT_IGNORED_NAMESPACES: readonly string[] = Object.freeze([
 export interface ContainerdOptions extends EngineOptions {
   /** Namespaces left out of lists and events; default `["moby", "k8s.io"]`. */
   ignoredNamespaces?: readonly string[];
+  /** How many namespaces `list` lists at once (two calls each); default 8. */
+  concurrency?: number;
+  /**
+   * Confirm each event subscription by publishing one empty event on the
+   * topic `/whalewatcher/subscribed/<uuid>` (namespace `default`) and
+   * waiting for it to come back: the only way to know that containerd has
+   * registered the subscription before listing. It changes no state, but
+   * other subscribers (such as `ctr events`) see the event. `false` makes
+   * the client strictly read-only: a unary call after the subscription
+   * request stands in for the confirmation, leaving a window of
+   * microseconds that reconciliation heals. Default `true`.
+   */
+  confirmSubscription?: boolean;
 }
 
 const NAMESPACE_HEADER = "containerd-namespace";
-const HANDSHAKE_TOPIC = "/whalewatcher/subscribed";
-const EMPTY_TYPE_URL = "types.googleapis.com/google.protobuf.Empty";
 // Containers.List carries every container's OCI spec: far more than grpc-js'
 // default 4 MiB limit with a few hundred containers.
 const MAX_RECEIVE_BYTES = 256 * 1024 * 1024;
+
+const SERVICES = {
+  containers: "containerd.services.containers.v1.Containers",
+  tasks: "containerd.services.tasks.v1.Tasks",
+  events: "containerd.services.events.v1.Events",
+  namespaces: "containerd.services.namespaces.v1.Namespaces",
+  introspection: "containerd.services.introspection.v1.Introspection",
+  version: "containerd.services.version.v1.Version",
+} as const;
 
 let protoSet: ProtoSet | undefined;
 function protos(): ProtoSet {
@@ -79,6 +124,18 @@ function namespaced(namespace: string): grpc.Metadata {
   return md;
 }
 
+/** Whether version `a` (`"1.7.24"`, `"v2.1.0"`) is older than `b` (`"1.5"`). */
+function olderVersion(a: string, b: string): boolean {
+  const pa = a.replace(/^v/, "").split(/[.-]/).map(Number);
+  const pb = b.split(".").map(Number);
+  for (let i = 0; i < pb.length; i++) {
+    const x = pa[i] ?? 0;
+    if (!Number.isFinite(x)) return false;
+    if (x !== pb[i]) return x < pb[i];
+  }
+  return false;
+}
+
 /**
  * A client of containerd's native API. Lists and watches the tasks of every
  * namespace except the ignored ones. Container IDs are `namespace/id`, bare
@@ -89,15 +146,12 @@ function namespaced(namespace: string): grpc.Metadata {
  * ```ts ignore
  * import { ContainerdClient } from "@whalewatcher/whalewatcher/containerd";
  *
- * const engine = new ContainerdClient("/run/containerd/containerd.sock");
- * try {
- *   for (const c of await engine.list()) console.log(c.id, c.pid);
- * } finally {
- *   await engine.close();
- * }
+ * await using engine = new ContainerdClient("/run/containerd/containerd.sock");
+ * for (const c of await engine.list()) console.log(c.id, c.pid);
  * ```
  */
-export class ContainerdClient implements EngineClient {
+export class ContainerdClient
+  implements EngineClient, Preflighter, AsyncDisposable {
   /** The engine type string (`"containerd.io"` unless overridden). */
   readonly type: string;
   /** The socket path (or gRPC target) this client talks to. */
@@ -110,63 +164,115 @@ export class ContainerdClient implements EngineClient {
    * `npm:@grpc/grpc-js` to make further calls.
    */
   readonly client: unknown;
-  #grpc: grpc.Client;
   /** Namespaces left out of lists and events. */
   readonly ignoredNamespaces: ReadonlySet<string>;
-  #skipped = 0;
+  /** Counters of API calls and events. */
+  readonly stats: EngineStats = { calls: 0, events: 0, skippedEvents: 0 };
+  #grpc: grpc.Client;
+  #concurrency: number;
+  #confirm: boolean;
   #closed = false;
+  #accessChecked = false;
   #streams = new Set<{ cancel(): void }>();
 
-  /** Connects (lazily) to containerd's socket at `endpoint`. */
-  constructor(
-    endpoint: string = DEFAULT_CONTAINERD_SOCKET,
-    options: ContainerdOptions = {},
-  ) {
+  /**
+   * Connects (lazily) to containerd at `endpoint` (default:
+   * `CONTAINERD_ADDRESS`, else `/run/containerd/containerd.sock`).
+   */
+  constructor(endpoint?: string, options: ContainerdOptions = {}) {
+    const target = containerdEndpoint(endpoint);
     this.type = options.type ?? CONTAINERD_TYPE;
-    this.api = socketPath(endpoint);
+    this.api = socketPath(target);
     this.pid = options.pid ?? 0;
     this.ignoredNamespaces = new Set(
       options.ignoredNamespaces ?? DEFAULT_IGNORED_NAMESPACES,
     );
+    this.#concurrency = Math.max(1, options.concurrency ?? 8);
+    this.#confirm = options.confirmSubscription ?? true;
     this.client = this.#grpc = new grpc.Client(
-      grpcTarget(endpoint),
+      grpcTarget(target),
       grpc.credentials.createInsecure(),
       { "grpc.max_receive_message_length": MAX_RECEIVE_BYTES },
     );
   }
 
-  /** Event payloads skipped because they could not be decoded. */
-  get skippedEvents(): number {
-    return this.#skipped;
+  #assertOpen(): void {
+    if (this.#closed) {
+      throw new ClientClosedError(this.api, { engine: this.type });
+    }
+    if (!this.#accessChecked) {
+      assertSocketAccess(this.api, { engine: this.type });
+      this.#accessChecked = true;
+    }
   }
 
-  #call(
-    service: string,
+  async #call(
+    service: keyof typeof SERVICES,
     method: string,
     request: Message,
     namespace: string | undefined,
     options: CallOptions,
   ): Promise<Message> {
-    if (this.#closed) {
-      return Promise.reject(
-        new Error(`containerd client of "${this.api}" is closed`),
+    this.#assertOpen();
+    this.stats.calls++;
+    try {
+      return await unaryCall(
+        this.#grpc,
+        protos().method(SERVICES[service], method),
+        request,
+        {
+          signal: options.signal,
+          metadata: namespace === undefined ? undefined : namespaced(namespace),
+        },
       );
+    } catch (err) {
+      if (isGrpcStatus(err, grpc.status.NOT_FOUND)) throw err;
+      throw grpcFailure(`${service} ${method}`, this.api, err, {
+        engine: this.type,
+        signal: options.signal,
+      });
     }
-    return unaryCall(this.#grpc, protos().method(service, method), request, {
-      signal: options.signal,
-      metadata: namespace === undefined ? undefined : namespaced(namespace),
-    });
+  }
+
+  /**
+   * Checks that containerd of a supported version answers (its Version
+   * service); rejects with `NotAnEngineError` for another gRPC server or
+   * protocol, `EngineTooOldError` below {@linkcode MIN_CONTAINERD_VERSION}
+   * and the connection errors of the contract.
+   */
+  async preflight(options: CallOptions = {}): Promise<void> {
+    let version: string;
+    try {
+      version = String(
+        (await this.#call("version", "Version", {}, undefined, options))
+          .version ?? "",
+      );
+    } catch (err) {
+      const code = (err as { code?: unknown })?.code;
+      if (
+        code === grpc.status.UNIMPLEMENTED || code === grpc.status.INTERNAL ||
+        code === grpc.status.UNKNOWN
+      ) {
+        throw new NotAnEngineError(this.api, {
+          engine: this.type,
+          cause: err,
+          detail: "no containerd Version service answers",
+        });
+      }
+      throw err;
+    }
+    if (version && olderVersion(version, MIN_CONTAINERD_VERSION)) {
+      throw new EngineTooOldError(this.api, {
+        engine: this.type,
+        version,
+        minimum: MIN_CONTAINERD_VERSION,
+      });
+    }
   }
 
   /** The namespaces whose containers this client reports. */
   async namespaces(options: CallOptions = {}): Promise<string[]> {
-    const res = await this.#call(
-      "containerd.services.namespaces.v1.Namespaces",
-      "List",
-      {},
-      undefined,
-      options,
-    );
+    const res = await this.#call("namespaces", "List", {}, undefined, options);
     return (res.namespaces as Message[]).map((ns) => String(ns.name))
       .filter((name) => !this.ignoredNamespaces.has(name));
   }
@@ -177,20 +283,8 @@ export class ContainerdClient implements EngineClient {
     options: CallOptions,
   ): Promise<Container[]> {
     const [containers, tasks] = await Promise.all([
-      this.#call(
-        "containerd.services.containers.v1.Containers",
-        "List",
-        {},
-        namespace,
-        options,
-      ),
-      this.#call(
-        "containerd.services.tasks.v1.Tasks",
-        "List",
-        {},
-        namespace,
-        options,
-      ),
+      this.#call("containers", "List", {}, namespace, options),
+      this.#call("tasks", "List", {}, namespace, options),
     ]);
     return joinContainersAndTasks(
       namespace,
@@ -202,8 +296,10 @@ export class ContainerdClient implements EngineClient {
   /** Lists the alive containers of every namespace not ignored. */
   async list(options: CallOptions = {}): Promise<Container[]> {
     const namespaces = await this.namespaces(options);
-    const lists = await Promise.all(
-      namespaces.map((ns) => this.#listNamespace(ns, options)),
+    const lists = await mapPool(
+      namespaces,
+      (ns, signal) => this.#listNamespace(ns, { signal }),
+      { concurrency: this.#concurrency, signal: options.signal },
     );
     return lists.flat();
   }
@@ -221,20 +317,8 @@ export class ContainerdClient implements EngineClient {
     let record: Message, task: Message;
     try {
       [record, task] = await Promise.all([
-        this.#call(
-          "containerd.services.containers.v1.Containers",
-          "Get",
-          { id },
-          namespace,
-          options,
-        ),
-        this.#call(
-          "containerd.services.tasks.v1.Tasks",
-          "Get",
-          { container_id: id },
-          namespace,
-          options,
-        ),
+        this.#call("containers", "Get", { id }, namespace, options),
+        this.#call("tasks", "Get", { container_id: id }, namespace, options),
       ]);
     } catch (err) {
       if (isGrpcStatus(err, grpc.status.NOT_FOUND)) {
@@ -256,115 +340,54 @@ export class ContainerdClient implements EngineClient {
 
   /**
    * Subscribes to task start, exit, paused and resumed events of the
-   * namespaces not ignored.
-   *
-   * containerd sends no response headers before the first event, so the
-   * subscription is confirmed by a handshake: the client publishes an empty
-   * event on a topic unique to this subscription (in namespace `default`,
-   * visible to other unfiltered subscribers such as `ctr events`) until it
-   * comes back through the stream; only then the promise resolves. If
-   * publishing is refused, the promise resolves without the confirmation.
+   * namespaces not ignored; resolves once containerd has registered the
+   * subscription (see the `confirmSubscription` option).
    */
   async lifecycleEvents(
     options: CallOptions = {},
   ): Promise<AsyncIterable<ContainerEvent>> {
-    if (this.#closed) {
-      throw new Error(`containerd client of "${this.api}" is closed`);
-    }
+    this.#assertOpen();
     const { signal } = options;
     signal?.throwIfAborted();
-    const p = protos();
-    const handshake = `${HANDSHAKE_TOPIC}/${crypto.randomUUID()}`;
+    const topic = `${HANDSHAKE_TOPIC}/${crypto.randomUUID()}`;
+    const filters = taskTopicFilters();
+    if (this.#confirm) filters.push(`topic==${JSON.stringify(topic)}`);
+    this.stats.calls++;
     const stream = serverStream(
       this.#grpc,
-      p.method("containerd.services.events.v1.Events", "Subscribe"),
-      {
-        filters: [
-          ...taskTopicFilters(),
-          `topic==${JSON.stringify(handshake)}`,
-        ],
-      },
+      protos().method(SERVICES.events, "Subscribe"),
+      { filters },
       { signal },
     );
     this.#streams.add(stream);
     const pending: Message[] = [];
     let outstanding;
     try {
-      outstanding = await this.#handshake(stream, handshake, pending, signal);
+      if (this.#confirm) {
+        outstanding = await confirmSubscription(stream, topic, pending, {
+          grpc: this.#grpc,
+          publish: protos().method(SERVICES.events, "Publish"),
+          metadata: namespaced(DEFAULT_NAMESPACE),
+          signal,
+          endpoint: this.api,
+        });
+      } else {
+        // Sent after the subscription on the same connection.
+        await this.#call("version", "Version", {}, undefined, options);
+      }
     } catch (err) {
       stream.cancel();
       this.#streams.delete(stream);
-      throw err;
+      throw grpcFailure("event subscription", this.api, err, {
+        engine: this.type,
+        signal,
+      });
     }
-    return this.#events(stream, handshake, pending, outstanding, signal);
-  }
-
-  // Publishes the handshake event until it arrives (the subscription may
-  // not be registered yet when the first one is published), collecting the
-  // envelopes that arrive before it. Returns the read still outstanding
-  // when publishing was refused.
-  async #handshake(
-    stream: AsyncIterator<Message>,
-    topic: string,
-    pending: Message[],
-    signal: AbortSignal | undefined,
-  ): Promise<{ next: Promise<IteratorResult<Message>> } | undefined> {
-    const publish = protos().method(
-      "containerd.services.events.v1.Events",
-      "Publish",
-    );
-    let seen = false;
-    const publisher = (async (): Promise<"refused" | "stopped"> => {
-      for (let delay = 1; !seen; delay = Math.min(delay * 2, 1000)) {
-        try {
-          await unaryCall(this.#grpc, publish, {
-            topic,
-            event: { type_url: EMPTY_TYPE_URL, value: new Uint8Array() },
-          }, { metadata: namespaced(DEFAULT_NAMESPACE), signal });
-        } catch (err) {
-          if (signal?.aborted) return "stopped";
-          if (
-            isGrpcStatus(err, grpc.status.UNIMPLEMENTED) ||
-            isGrpcStatus(err, grpc.status.PERMISSION_DENIED)
-          ) return "refused";
-          // Other failures show on the stream too; keep trying meanwhile.
-        }
-        if (seen) break;
-        await sleep(delay, signal);
-      }
-      return "stopped";
-    })();
-    // A promise that only settles when publishing was refused.
-    const refused = publisher.then((state) =>
-      state === "refused" ? "refused" as const : new Promise<never>(() => {})
-    );
-    try {
-      let next = stream.next();
-      while (true) {
-        const step = await Promise.race([
-          next.then((result) => ({ result })),
-          refused,
-        ]);
-        if (step === "refused") return { next }; // go on unconfirmed
-        const { result } = step;
-        if (result.done) {
-          signal?.throwIfAborted();
-          throw new Error(
-            `containerd event stream of "${this.api}" ended before it was confirmed`,
-          );
-        }
-        if (result.value.topic === topic) return undefined;
-        pending.push(result.value);
-        next = stream.next();
-      }
-    } finally {
-      seen = true;
-      await publisher;
-    }
+    return this.#events(stream, topic, pending, outstanding, signal);
   }
 
   async *#events(
-    stream: AsyncIterableIterator<Message> & { cancel(): void },
+    stream: ServerStream<Message>,
     handshake: string,
     pending: Message[],
     outstanding: { next: Promise<IteratorResult<Message>> } | undefined,
@@ -386,10 +409,16 @@ export class ContainerdClient implements EngineClient {
         if (event) yield event;
       }
       if (signal?.aborted || this.#closed) return;
-      throw new Error(`containerd event stream of "${this.api}" ended`);
+      throw new EventStreamEndedError(this.api, { engine: this.type });
     } catch (err) {
       if (signal?.aborted || this.#closed) return;
-      throw err;
+      if (err instanceof EventStreamEndedError) throw err;
+      throw new EventStreamEndedError(this.api, {
+        engine: this.type,
+        cause: err,
+        detail: (err as { details?: string })?.details ??
+          (err as Error)?.message,
+      });
     } finally {
       stream.cancel();
       this.#streams.delete(stream);
@@ -398,19 +427,20 @@ export class ContainerdClient implements EngineClient {
 
   #decode(envelope: Message, handshake: string): ContainerEvent | undefined {
     if (envelope.topic === handshake) return undefined;
+    this.stats.events++;
     if (this.ignoredNamespaces.has(envelope.namespace)) return undefined;
     const event = decodeTaskEnvelope(
       envelope,
       (type, bytes) => protos().decode(type, bytes),
     );
-    if (event === null) this.#skipped++;
+    if (event === null) this.stats.skippedEvents++;
     return event ?? undefined;
   }
 
   /** The containerd server's UUID (from the Introspection service). */
   async id(options: CallOptions = {}): Promise<string> {
     const res = await this.#call(
-      "containerd.services.introspection.v1.Introspection",
+      "introspection",
       "Server",
       {},
       undefined,
@@ -421,13 +451,7 @@ export class ContainerdClient implements EngineClient {
 
   /** containerd's "version revision", such as `"1.7.24 1.7.24~ds1-..."`. */
   async version(options: CallOptions = {}): Promise<string> {
-    const res = await this.#call(
-      "containerd.services.version.v1.Version",
-      "Version",
-      {},
-      undefined,
-      options,
-    );
+    const res = await this.#call("version", "Version", {}, undefined, options);
     return `${res.version} ${res.revision}`.trim();
   }
 
@@ -441,16 +465,9 @@ export class ContainerdClient implements EngineClient {
     }
     return Promise.resolve();
   }
-}
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
+  /** Same as {@linkcode ContainerdClient.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }

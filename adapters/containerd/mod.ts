@@ -1,6 +1,7 @@
 /**
- * The containerd adaptor: containerd's native gRPC API, registered in
- * {@linkcode engineRegistry} as `"containerd.io"` when imported.
+ * The containerd adaptor: containerd's native gRPC API. Importing this
+ * module registers it as `"containerd.io"` (if the root module did not
+ * already).
  *
  * Container IDs are `namespace/id` (bare `id` in namespace `default`);
  * names come from nerdctl's `nerdctl/name` label (same namespace rule),
@@ -12,12 +13,8 @@
  * ```ts ignore
  * import { ContainerdClient } from "@whalewatcher/whalewatcher/containerd";
  *
- * const engine = new ContainerdClient("/run/containerd/containerd.sock");
- * try {
- *   console.log(await engine.version(), await engine.list());
- * } finally {
- *   await engine.close();
- * }
+ * await using engine = new ContainerdClient("/run/containerd/containerd.sock");
+ * console.log(await engine.version(), await engine.list());
  * ```
  *
  * @module
@@ -27,10 +24,11 @@ import { engineRegistry } from "../../engineclient/mod.ts";
 import { containerdAdapter } from "./adapter.ts";
 
 export * from "./client.ts";
+export * from "./endpoint.ts";
+export * from "./probe.ts";
 export * from "./adapter.ts";
-export * from "./watch.ts";
 
-// Importing the module twice (e.g. by two paths) must not throw.
+// Guarded: the root module registers the same adaptor object.
 if (!engineRegistry.has(containerdAdapter.type)) {
   engineRegistry.register(containerdAdapter);
 }

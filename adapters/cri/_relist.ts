@@ -1,8 +1,13 @@
 /**
- * The relisting fallback's diff and abortable sleep (internal).
+ * The relisting fallback of the CRI adaptor (internal): for runtimes
+ * without `GetContainerEvents`, the alive set is listed every interval and
+ * the difference reported as events.
  *
  * @module
  */
+
+import type { ContainerEvent } from "../../engineclient/mod.ts";
+import { delay } from "../../engineclient/_async.ts";
 
 /** Events that turn the alive set `before` into `after`: exits first. */
 export function aliveDiff(
@@ -16,46 +21,40 @@ export function aliveDiff(
   return { exited, started };
 }
 
-/** Resolves after `ms`, or at once (to `false`) when `signal` aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-/** Maps `items` with `fn`, running at most `limit` calls at once. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (next < items.length && !failed) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i]);
-      } catch (err) {
-        failed = true; // stop starting calls: the result is thrown away
-        throw err;
-      }
+/**
+ * Yields the difference between consecutive alive sets, listed by `alive`
+ * every `intervalMs` after the `baseline`; ends quietly when `signal`
+ * aborts, throws `failure(err)` when a listing fails.
+ */
+export async function* relistEvents(
+  baseline: Set<string>,
+  alive: (signal: AbortSignal) => Promise<Set<string>>,
+  options: {
+    intervalMs: number;
+    signal: AbortSignal;
+    project: string;
+    failure: (err: unknown) => unknown;
+  },
+): AsyncGenerator<ContainerEvent> {
+  const { signal, project } = options;
+  let before = baseline;
+  while (true) {
+    try {
+      await delay(options.intervalMs, signal);
+    } catch {
+      return;
     }
-  };
-  const workers = [];
-  for (let w = 0; w < Math.max(1, Math.min(limit, items.length)); w++) {
-    workers.push(worker());
+    let now: Set<string>;
+    try {
+      now = await alive(signal);
+    } catch (err) {
+      if (signal.aborted) return;
+      throw options.failure(err);
+    }
+    const timestamp = Date.now();
+    const { exited, started } = aliveDiff(before, now);
+    before = now;
+    for (const id of exited) yield { type: "exited", id, project, timestamp };
+    for (const id of started) yield { type: "started", id, project, timestamp };
   }
-  await Promise.all(workers);
-  return results;
 }

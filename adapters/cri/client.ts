@@ -7,6 +7,7 @@
 
 import * as grpc from "@grpc/grpc-js";
 import {
+  grpcFailure,
   grpcTarget,
   isGrpcStatus,
   loadProtos,
@@ -20,25 +21,29 @@ import {
 import { RUNTIME_V1_PROTO } from "../../protos/cri/_runtime_v1.ts";
 import {
   type CallOptions,
+  ClientClosedError,
   type Container,
   type ContainerEvent,
   type EngineClient,
   type EngineOptions,
-  newContainer,
+  type EngineStats,
+  EventStreamEndedError,
+  NotAnEngineError,
+  type Preflighter,
   ProcesslessContainerError,
   PROJECT_UNKNOWN,
   type RucksackPacker,
 } from "../../engineclient/mod.ts";
+import { mapPool } from "../../engineclient/_async.ts";
+import { assertSocketAccess } from "../../engineclient/_failures.ts";
 import { CRI_ANNOTATION_PREFIX } from "./labels.ts";
-import {
-  criEventFields,
-  criLabels,
-  type PodInfo,
-  podInfo,
-  verboseInfo,
-  verbosePid,
-} from "./_labels.ts";
-import { aliveDiff, mapLimit, sleep } from "./_relist.ts";
+import { criLabels, type PodInfo, podInfo, verboseInfo } from "./_labels.ts";
+import { criEvent } from "./_events.ts";
+import { criContainer } from "./_identity.ts";
+import { relistEvents } from "./_relist.ts";
+import { CRI_TYPE, criEndpoint } from "./endpoint.ts";
+
+export type { CriInspection } from "./_identity.ts";
 
 const SERVICE = "runtime.v1.RuntimeService";
 
@@ -48,17 +53,13 @@ function runtimeProtos(): ProtoSet {
   return protos ??= loadProtos({ "runtime_v1.proto": RUNTIME_V1_PROTO });
 }
 
-/**
- * The endpoint a {@linkcode CriClient} talks to when given none:
- * containerd's default socket (which also serves CRI).
- *
- * @example
- * ```ts
- * import { CRI_DEFAULT_ENDPOINT } from "@whalewatcher/whalewatcher/cri";
- * console.log(CRI_DEFAULT_ENDPOINT); // "/run/containerd/containerd.sock"
- * ```
- */
-export const CRI_DEFAULT_ENDPOINT = "/run/containerd/containerd.sock";
+// Answers that mean "something speaks here, but not CRI v1": a gRPC server
+// without the RuntimeService, or a peer that is no gRPC server at all.
+const NOT_CRI = new Set<unknown>([
+  grpc.status.UNIMPLEMENTED,
+  grpc.status.INTERNAL,
+  grpc.status.UNKNOWN,
+]);
 
 /**
  * Options of the CRI adaptor.
@@ -81,7 +82,7 @@ export interface CriOptions extends EngineOptions {
   /** Interval of the relisting fallback; default 1000 ms. */
   relistIntervalMs?: number;
   /** How many verbose status calls `list` makes at once; default 8. */
-  statusConcurrency?: number;
+  concurrency?: number;
   /**
    * Prefix under which annotations become labels; default `"annotation."`;
    * `null` leaves annotations out.
@@ -108,50 +109,18 @@ export interface CriOptions extends EngineOptions {
 }
 
 /**
- * Counters of a {@linkcode CriClient}, for diagnostics and benchmarks.
+ * Counters of a {@linkcode CriClient}: the common ones plus CRI's own.
  *
  * @example
  * ```ts ignore
- * console.log(client.stats.calls);
+ * console.log(client.stats.calls, client.stats.staleEvents);
  * ```
  */
-export interface CriStats {
-  /** CRI calls made (unary calls and event subscriptions). */
-  calls: number;
-  /** Event messages received from `GetContainerEvents`. */
-  events: number;
-  /** Replayed backlog events dropped (see `staleEventGraceMs`). */
-  staleEventsSkipped: number;
-  /** Event messages without a usable container ID. */
-  malformedEvents: number;
+export interface CriStats extends EngineStats {
+  /** Replayed backlog events dropped (see `staleEventGraceMs`); also in `skippedEvents`. */
+  staleEvents: number;
   /** Relisting rounds made by the fallback. */
   relists: number;
-}
-
-/**
- * What a {@linkcode RucksackPacker} gets as inspection of a CRI container:
- * the decoded status message, the parsed verbose `info` JSON and the pod.
- *
- * @example
- * ```ts
- * import type { CriInspection } from "@whalewatcher/whalewatcher/cri";
- * const pick = (i: CriInspection) => i.info?.["runtimeType"];
- * ```
- */
-export interface CriInspection {
-  /** `"container"` or `"sandbox"`. */
-  kind: "container" | "sandbox";
-  /** `ContainerStatus` or `PodSandboxStatus`, snake_case keys. */
-  status: Record<string, unknown>;
-  /** The parsed JSON of the verbose `info["info"]`, when any. */
-  info: Record<string, unknown> | undefined;
-  /** The pod the container belongs to (for a sandbox: its own pod). */
-  pod: {
-    id: string;
-    name: string;
-    namespace: string;
-    uid: string;
-  } | undefined;
 }
 
 // A status lookup: the container (alive), null (exists, not alive), or a
@@ -169,15 +138,11 @@ type Lookup = Promise<Container | null>;
  * @example
  * ```ts ignore
  * import { CriClient } from "@whalewatcher/whalewatcher/cri";
- * const cri = new CriClient("/run/containerd/containerd.sock");
- * try {
- *   for (const c of await cri.list()) console.log(c.name, c.pid);
- * } finally {
- *   await cri.close();
- * }
+ * await using cri = new CriClient("/run/containerd/containerd.sock");
+ * for (const c of await cri.list()) console.log(c.name, c.pid);
  * ```
  */
-export class CriClient implements EngineClient {
+export class CriClient implements EngineClient, Preflighter, AsyncDisposable {
   /** Engine type: `"cri"` or the configured one. */
   readonly type: string;
   /** The socket path (or gRPC target) of the runtime. */
@@ -190,8 +155,8 @@ export class CriClient implements EngineClient {
   readonly stats: CriStats = {
     calls: 0,
     events: 0,
-    staleEventsSkipped: 0,
-    malformedEvents: 0,
+    skippedEvents: 0,
+    staleEvents: 0,
     relists: 0,
   };
 
@@ -207,20 +172,22 @@ export class CriClient implements EngineClient {
   // Pods are immutable in CRI: cached to join containers with their pod.
   #pods = new Map<string, PodInfo>();
   #closer = new AbortController();
+  #accessChecked = false;
   #grpc: grpc.Client;
 
-  /** Makes a client of the runtime at `endpoint` (a socket path or target). */
-  constructor(
-    endpoint: string = CRI_DEFAULT_ENDPOINT,
-    options: CriOptions = {},
-  ) {
-    this.type = options.type ?? "cri";
-    this.api = socketPath(endpoint);
+  /**
+   * Makes a client of the runtime at `endpoint` (a socket path or target;
+   * default: `CONTAINER_RUNTIME_ENDPOINT`, else containerd's socket).
+   */
+  constructor(endpoint?: string, options: CriOptions = {}) {
+    const target = criEndpoint(endpoint);
+    this.type = options.type ?? CRI_TYPE;
+    this.api = socketPath(target);
     this.pid = options.pid ?? 0;
     this.#hostId = options.hostId;
     this.#relist = options.relist ?? false;
     this.#relistIntervalMs = options.relistIntervalMs ?? 1000;
-    this.#concurrency = Math.max(1, options.statusConcurrency ?? 8);
+    this.#concurrency = Math.max(1, options.concurrency ?? 8);
     this.#annotationPrefix = options.annotationPrefix === undefined
       ? CRI_ANNOTATION_PREFIX
       : options.annotationPrefix;
@@ -228,7 +195,7 @@ export class CriClient implements EngineClient {
     this.#graceMs = options.staleEventGraceMs ?? 2000;
     this.#packer = options.packer;
     this.client = this.#grpc = new grpc.Client(
-      grpcTarget(endpoint),
+      grpcTarget(target),
       grpc.credentials.createInsecure(),
       options.channelOptions ?? {},
     );
@@ -242,18 +209,24 @@ export class CriClient implements EngineClient {
     return this.#eventsSupported;
   }
 
-  #call(
+  #assertOpen(): void {
+    if (this.#closer.signal.aborted) {
+      throw new ClientClosedError(this.api, { engine: this.type });
+    }
+    if (!this.#accessChecked) {
+      assertSocketAccess(this.api, { engine: this.type });
+      this.#accessChecked = true;
+    }
+  }
+
+  async #call(
     method: string,
     request: Message,
     options: CallOptions,
   ): Promise<Message> {
-    if (this.#closer.signal.aborted) {
-      return Promise.reject(
-        new Error(`cri client of "${this.api}" is closed`),
-      );
-    }
+    this.#assertOpen();
     this.stats.calls++;
-    return unaryCall(
+    return await unaryCall(
       this.#grpc,
       runtimeProtos().method(SERVICE, method),
       request,
@@ -261,26 +234,36 @@ export class CriClient implements EngineClient {
     );
   }
 
-  // Keeps abort reasons as they are; names the socket in gRPC failures.
   #failure(what: string, err: unknown, signal?: AbortSignal): unknown {
-    if (signal?.aborted && err === signal.reason) return err;
-    const detail = (err as { details?: string })?.details ??
-      (err as Error)?.message ?? String(err);
-    const wrapped = new Error(
-      `cri ${what} on "${this.api}" failed: ${detail}`,
-      {
-        cause: err,
-      },
-    );
-    (wrapped as { code?: unknown }).code = (err as { code?: unknown })?.code;
-    return wrapped;
+    return grpcFailure(what, this.api, err, { engine: this.type, signal });
+  }
+
+  /**
+   * Checks that a CRI runtime (API v1) answers; rejects with
+   * `NotAnEngineError` for another gRPC server or protocol and with the
+   * connection errors of the contract.
+   */
+  async preflight(options: CallOptions = {}): Promise<void> {
+    try {
+      await this.#call("Version", { version: "v1" }, options);
+    } catch (err) {
+      const failure = this.#failure("version", err, options.signal);
+      if (NOT_CRI.has((err as { code?: unknown })?.code)) {
+        throw new NotAnEngineError(this.api, {
+          engine: this.type,
+          cause: err,
+          detail: "no CRI runtime API v1 answers",
+        });
+      }
+      throw failure;
+    }
   }
 
   /**
    * Lists the running containers and ready pod sandboxes: pods and
    * containers are listed once each and joined in memory; each then needs
-   * one verbose status call for its PID (at most `statusConcurrency` at
-   * once). Containers that vanish meanwhile are left out.
+   * one verbose status call for its PID (at most `concurrency` at once).
+   * Containers that vanish meanwhile are left out.
    */
   async list(options: CallOptions = {}): Promise<Container[]> {
     let pods: Message, containers: Message;
@@ -294,30 +277,40 @@ export class CriClient implements EngineClient {
     } catch (err) {
       throw this.#failure("list", err, options.signal);
     }
+    const work = this.#lookups(pods, containers);
+    const found = await mapPool(work, async (lookup, signal) => {
+      try {
+        return await lookup({ signal });
+      } catch (err) {
+        if (isGrpcStatus(err, grpc.status.NOT_FOUND)) return null;
+        throw this.#failure("list", err, signal);
+      }
+    }, { concurrency: this.#concurrency, signal: options.signal });
+    return found.filter((c): c is Container => c !== null);
+  }
+
+  // One status lookup per ready sandbox and running container; refreshes
+  // the pod cache.
+  #lookups(
+    pods: Message,
+    containers: Message,
+  ): ((options: CallOptions) => Lookup)[] {
     const podMap = new Map<string, PodInfo>();
-    const work: (() => Lookup)[] = [];
+    const work: ((options: CallOptions) => Lookup)[] = [];
     for (const item of pods.items ?? []) {
       const pod = podInfo(item);
       podMap.set(pod.id, pod);
       if (item.state === "SANDBOX_READY") {
-        work.push(() => this.#sandbox(pod.id, options));
+        work.push((options) => this.#sandbox(pod.id, options));
       }
     }
     this.#pods = podMap;
     for (const item of containers.containers ?? []) {
       if (item.state !== "CONTAINER_RUNNING") continue;
       const pod = podMap.get(item.pod_sandbox_id);
-      work.push(() => this.#container(item.id, options, pod));
+      work.push((options) => this.#container(item.id, options, pod));
     }
-    const found = await mapLimit(work, this.#concurrency, async (lookup) => {
-      try {
-        return await lookup();
-      } catch (err) {
-        if (isGrpcStatus(err, grpc.status.NOT_FOUND)) return null;
-        throw this.#failure("list", err, options.signal);
-      }
-    });
-    return found.filter((c): c is Container => c !== null);
+    return work;
   }
 
   /**
@@ -364,11 +357,12 @@ export class CriClient implements EngineClient {
     const labels = criLabels(status, pod, {
       annotationPrefix: this.#annotationPrefix,
     });
-    return this.#make(pod.id || id, pod.name, labels, res.info, {
-      kind: "sandbox",
-      status,
-      pod,
-    });
+    return criContainer(
+      { id: pod.id || id, name: pod.name, labels },
+      res.info,
+      { kind: "sandbox", status, pod },
+      { projectLabel: this.#projectLabel, packer: this.#packer },
+    );
   }
 
   async #container(id: string, options: CallOptions, pod?: PodInfo): Lookup {
@@ -379,16 +373,16 @@ export class CriClient implements EngineClient {
     const status = res.status;
     if (!status || status.state !== "CONTAINER_RUNNING") return null;
     pod ??= await this.#podOf(status.id || id, res.info, options);
+    const name = status.metadata?.name ?? "";
     const labels = criLabels(status, pod, {
-      containerName: status.metadata?.name ?? "",
+      containerName: name,
       annotationPrefix: this.#annotationPrefix,
     });
-    return this.#make(
-      status.id || id,
-      status.metadata?.name ?? "",
-      labels,
+    return criContainer(
+      { id: status.id || id, name, labels },
       res.info,
       { kind: "container", status, pod },
+      { projectLabel: this.#projectLabel, packer: this.#packer },
     );
   }
 
@@ -421,31 +415,6 @@ export class CriClient implements EngineClient {
     return pod;
   }
 
-  #make(
-    id: string,
-    name: string,
-    labels: Record<string, string>,
-    info: Record<string, string> | undefined,
-    inspection: Omit<CriInspection, "info">,
-  ): Container {
-    const project = this.#projectLabel === undefined
-      ? ""
-      : labels[this.#projectLabel] ?? "";
-    const container = newContainer({
-      id,
-      name,
-      labels,
-      pid: verbosePid(info),
-      project,
-    });
-    if (!this.#packer) return container;
-    const full: CriInspection = { ...inspection, info: verboseInfo(info) };
-    return newContainer({
-      ...container,
-      rucksack: this.#packer.pack(container, full),
-    });
-  }
-
   /**
    * Subscribes to container and sandbox starts and stops: through
    * `GetContainerEvents` when the runtime has it, else (or with the
@@ -456,6 +425,7 @@ export class CriClient implements EngineClient {
   async lifecycleEvents(
     options: CallOptions = {},
   ): Promise<AsyncIterable<ContainerEvent>> {
+    this.#assertOpen();
     const signal = options.signal
       ? AbortSignal.any([options.signal, this.#closer.signal])
       : this.#closer.signal;
@@ -515,11 +485,22 @@ export class CriClient implements EngineClient {
     signal: AbortSignal,
     since: number,
   ): AsyncGenerator<ContainerEvent> {
+    const context = {
+      since,
+      graceMs: this.#graceMs,
+      noProject: this.#projectLabel === undefined,
+      pods: this.#pods,
+    };
     try {
       for await (const message of stream) {
         this.#eventsSupported = true;
-        const event = this.#event(message, since);
-        if (event) yield event;
+        this.stats.events++;
+        context.pods = this.#pods;
+        const event = criEvent(message, context);
+        if (event === "malformed" || event === "stale") {
+          this.stats.skippedEvents++;
+          if (event === "stale") this.stats.staleEvents++;
+        } else if (event) yield event;
       }
     } catch (err) {
       if (signal.aborted) return;
@@ -527,45 +508,18 @@ export class CriClient implements EngineClient {
         // Learnt late: the next subscription relists.
         this.#eventsSupported = false;
       }
-      throw this.#failure("event stream", err);
+      throw new EventStreamEndedError(this.api, {
+        engine: this.type,
+        cause: err,
+        detail: (err as { details?: string })?.details ??
+          (err as Error)?.message,
+      });
     } finally {
       stream.cancel();
     }
     if (!signal.aborted) {
-      throw new Error(`cri event stream on "${this.api}" ended`);
+      throw new EventStreamEndedError(this.api, { engine: this.type });
     }
-  }
-
-  #event(message: Message, since: number): ContainerEvent | undefined {
-    this.stats.events++;
-    const fields = criEventFields(message);
-    if (fields.kind === "malformed") {
-      this.stats.malformedEvents++;
-      return undefined;
-    }
-    if (fields.kind === "deleted") {
-      this.#pods.delete(fields.id);
-      return undefined;
-    }
-    const sandbox = message.pod_sandbox_status;
-    if (
-      typeof sandbox === "object" && sandbox !== null &&
-      typeof sandbox.id === "string" && sandbox.id !== ""
-    ) {
-      this.#pods.set(sandbox.id, podInfo(sandbox));
-    }
-    if (fields.kind === "ignored") return undefined;
-    const timestamp = fields.timestamp || Date.now();
-    if (timestamp < since - this.#graceMs) {
-      this.stats.staleEventsSkipped++;
-      return undefined;
-    }
-    return {
-      type: fields.kind,
-      id: fields.id,
-      project: this.#projectLabel === undefined ? "" : PROJECT_UNKNOWN,
-      timestamp,
-    };
   }
 
   // The IDs of running containers and ready sandboxes: two list calls, no
@@ -594,41 +548,45 @@ export class CriClient implements EngineClient {
   async #relisting(
     signal: AbortSignal,
   ): Promise<AsyncIterable<ContainerEvent>> {
-    let alive: Set<string>;
+    let baseline: Set<string>;
     try {
-      alive = await this.#alive(signal);
+      baseline = await this.#alive(signal);
     } catch (err) {
       throw this.#failure("relisting", err, signal);
     }
-    const project = this.#projectLabel === undefined ? "" : PROJECT_UNKNOWN;
-    const interval = this.#relistIntervalMs;
-    const next = (s: AbortSignal) => this.#alive(s);
-    const failure = (err: unknown) => this.#failure("relisting", err);
-    return (async function* (): AsyncGenerator<ContainerEvent> {
-      while (await sleep(interval, signal)) {
-        let now: Set<string>;
-        try {
-          now = await next(signal);
-        } catch (err) {
-          if (signal.aborted) return;
-          throw failure(err);
-        }
-        const timestamp = Date.now();
-        const { exited, started } = aliveDiff(alive, now);
-        alive = now;
-        for (const id of exited) {
-          yield { type: "exited", id, project, timestamp };
-        }
-        for (const id of started) {
-          yield { type: "started", id, project, timestamp };
-        }
-      }
-    })();
+    return relistEvents(baseline, (s) => this.#alive(s), {
+      intervalMs: this.#relistIntervalMs,
+      signal,
+      project: this.#projectLabel === undefined ? "" : PROJECT_UNKNOWN,
+      failure: (err) =>
+        new EventStreamEndedError(this.api, {
+          engine: this.type,
+          cause: err,
+          detail: `relisting failed: ${
+            (err as { details?: string })?.details ?? (err as Error)?.message
+          }`,
+        }),
+    });
   }
 
-  /** The host name of the runtime's host (local sockets) or `hostId`. */
+  /**
+   * The host name of the runtime's host (local sockets) or the `hostId`
+   * option; rejects (naming the flag) when Deno may not read the host name.
+   */
   id(_options: CallOptions = {}): Promise<string> {
-    return Promise.resolve(this.#hostId ?? Deno.hostname());
+    if (this.#hostId !== undefined) return Promise.resolve(this.#hostId);
+    try {
+      return Promise.resolve(Deno.hostname());
+    } catch (err) {
+      return Promise.reject(
+        new Error(
+          `cannot tell the ID of the CRI runtime at "${this.api}": the host name is not readable (grant --allow-sys=hostname, or give the hostId option): ${
+            (err as Error)?.message
+          }`,
+          { cause: err },
+        ),
+      );
+    }
   }
 
   /** `"runtime-name runtime-version API-version"`, e.g. `containerd 1.7.24 v1`. */
@@ -646,7 +604,9 @@ export class CriClient implements EngineClient {
   /** Ends every subscription and closes the gRPC channel; idempotent. */
   close(): Promise<void> {
     if (!this.#closer.signal.aborted) {
-      this.#closer.abort(new Error(`cri client of "${this.api}" closed`));
+      this.#closer.abort(
+        new ClientClosedError(this.api, { engine: this.type }),
+      );
       this.#grpc.close();
     }
     return Promise.resolve();

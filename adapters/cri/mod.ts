@@ -1,6 +1,7 @@
 /**
- * The CRI adaptor (Kubernetes Container Runtime Interface, runtime API v1),
- * registered as `"cri"` in {@linkcode engineRegistry} when imported.
+ * The CRI adaptor (Kubernetes Container Runtime Interface, runtime API v1).
+ * Importing this module registers it as `"cri"` (if the root module did
+ * not already).
  *
  * It reports the running containers and ready pod sandboxes of containerd's
  * CRI plugin or cri-o, with their PIDs (from the verbose status) and these
@@ -23,16 +24,11 @@
  *
  * @example
  * ```ts ignore
- * import { watchCri } from "@whalewatcher/whalewatcher/cri";
- * await using watcher = watchCri("/run/containerd/containerd.sock");
- * const ac = new AbortController();
- * const watching = watcher.watch(ac.signal);
- * await watcher.ready;
- * for (const c of watcher.portfolio.containers()) {
+ * import { CriClient } from "@whalewatcher/whalewatcher/cri";
+ * await using cri = new CriClient("/run/containerd/containerd.sock");
+ * for (const c of await cri.list()) {
  *   console.log(c.labels["io.kubernetes.pod.name"], c.name, c.pid);
  * }
- * ac.abort();
- * await watching;
  * ```
  *
  * @module
@@ -43,9 +39,9 @@ import { criAdapter } from "./adapter.ts";
 
 export * from "./labels.ts";
 export * from "./client.ts";
+export * from "./endpoint.ts";
 export * from "./probe.ts";
 export * from "./adapter.ts";
-export * from "./watch.ts";
 
-// Guarded: the module may be loaded twice (two specifiers, one registry).
+// Guarded: the root module registers the same adaptor object.
 if (!engineRegistry.has(criAdapter.type)) engineRegistry.register(criAdapter);

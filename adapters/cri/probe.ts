@@ -4,22 +4,19 @@
  * @module
  */
 
-import * as grpc from "@grpc/grpc-js";
-import type { CallOptions, ProbeResult } from "../../engineclient/mod.ts";
+import {
+  type CallOptions,
+  NotAnEngineError,
+  type ProbeResult,
+} from "../../engineclient/mod.ts";
 import { CriClient } from "./client.ts";
-
-// Answers that mean "something speaks here, but not CRI": a gRPC server
-// without the RuntimeService, or a peer that is no gRPC server at all.
-const NOT_CRI = new Set<number>([
-  grpc.status.UNIMPLEMENTED,
-  grpc.status.INTERNAL,
-  grpc.status.UNKNOWN,
-]);
+import { CRI_TYPE } from "./endpoint.ts";
 
 /**
  * Tells whether a CRI runtime answers on `endpoint` (its RuntimeService
  * Version call): the runtime's version when it does, `null` when something
- * else answers; rejects when the endpoint cannot be reached.
+ * else answers; rejects when the endpoint cannot be reached
+ * (`EngineNotFoundError`, `EnginePermissionError`) or the signal aborts.
  *
  * @example
  * ```ts ignore
@@ -34,14 +31,12 @@ export async function probeCri(
   endpoint: string,
   options: CallOptions = {},
 ): Promise<ProbeResult | null> {
-  const client = new CriClient(endpoint);
+  await using client = new CriClient(endpoint);
   try {
-    return { type: "cri", version: await client.version(options) };
+    await client.preflight(options);
+    return { type: CRI_TYPE, version: await client.version(options) };
   } catch (err) {
-    const code = (err as { code?: unknown })?.code;
-    if (typeof code === "number" && NOT_CRI.has(code)) return null;
+    if (err instanceof NotAnEngineError) return null;
     throw err;
-  } finally {
-    await client.close();
   }
 }

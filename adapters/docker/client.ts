@@ -8,17 +8,27 @@
 import Docker from "dockerode";
 import {
   type CallOptions,
+  ClientClosedError,
   type Container,
   type ContainerEvent,
   type EngineClient,
   type EngineOptions,
+  type EngineStats,
+  EventStreamEndedError,
   isProcesslessContainerError,
+  type Preflighter,
   ProcesslessContainerError,
   type RucksackPacker,
 } from "../../engineclient/mod.ts";
+import { abortable, AsyncQueue, mapPool } from "../../engineclient/_async.ts";
+import {
+  assertSocketAccess,
+  connectFailure,
+} from "../../engineclient/_failures.ts";
 import { EVENT_ACTIONS, EventLineDecoder } from "./_event_decoder.ts";
 import { containerFromInspection, type Inspection } from "./_inspection.ts";
 import { type DockerEndpoint, parseDockerEndpoint } from "./endpoint.ts";
+import { checkDocker } from "./probe.ts";
 
 export { PRIVILEGED_LABEL } from "./_inspection.ts";
 
@@ -28,12 +38,12 @@ export { PRIVILEGED_LABEL } from "./_inspection.ts";
  * @example
  * ```ts
  * import type { DockerOptions } from "@whalewatcher/whalewatcher/docker";
- * const options: DockerOptions = { inspectConcurrency: 16 };
+ * const options: DockerOptions = { concurrency: 16 };
  * ```
  */
 export interface DockerOptions extends EngineOptions {
   /** How many containers `list` inspects at once; default 8. */
-  inspectConcurrency?: number;
+  concurrency?: number;
   /** Picks extra data out of Docker's inspection for each container. */
   packer?: RucksackPacker;
   /**
@@ -87,18 +97,6 @@ function linkedSignal(
   return { signal, dispose };
 }
 
-function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() =>
-      signal.removeEventListener("abort", onAbort)
-    );
-  });
-}
-
 /**
  * An {@linkcode EngineClient} for Docker's API (dockerd, and podman's
  * Docker-compatible service), registered as `"docker.com"`.
@@ -106,12 +104,12 @@ function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
  * @example
  * ```ts ignore
  * import { DockerClient } from "@whalewatcher/whalewatcher/docker";
- * const docker = new DockerClient("/run/docker.sock");
+ * await using docker = new DockerClient("/run/docker.sock");
  * console.log(await docker.list());
- * await docker.close();
  * ```
  */
-export class DockerClient implements EngineClient {
+export class DockerClient
+  implements EngineClient, Preflighter, AsyncDisposable {
   /** Engine type: `"docker.com"` unless overridden (e.g. `"podman.io"`). */
   readonly type: string;
   /** The endpoint: socket path or URL. */
@@ -120,29 +118,26 @@ export class DockerClient implements EngineClient {
   readonly pid: number;
   /** The dockerode client. */
   readonly client: Docker;
-  /** Event lines skipped as malformed or unexpected. */
-  get skippedEvents(): number {
-    return this.#skipped;
-  }
+  /** Counters of API calls and events. */
+  readonly stats: EngineStats = { calls: 0, events: 0, skippedEvents: 0 };
 
   #endpoint: DockerEndpoint;
   #concurrency: number;
   #packer?: RucksackPacker;
   #eventsHaveLabels: boolean;
   #info?: Promise<{ ID?: string; ServerVersion?: string }>;
-  #skipped = 0;
   #closed = false;
+  #accessChecked = false;
   // Aborted by close(): ends calls still in flight.
   #closer = new AbortController();
-  #streams = new Set<AbortController>();
 
-  /** Makes a client for `endpoint` (default `DOCKER_HOST` or the default socket). */
+  /** Makes a client for `endpoint` (default `DOCKER_HOST`, else the default socket). */
   constructor(endpoint?: string, options: DockerOptions = {}) {
     this.#endpoint = parseDockerEndpoint(endpoint);
     this.api = this.#endpoint.api;
     this.type = options.type ?? "docker.com";
     this.pid = options.pid ?? 0;
-    this.#concurrency = Math.max(1, options.inspectConcurrency ?? 8);
+    this.#concurrency = Math.max(1, options.concurrency ?? 8);
     this.#packer = options.packer;
     this.#eventsHaveLabels = options.eventsHaveLabels ??
       (this.type !== "podman.io");
@@ -156,6 +151,29 @@ export class DockerClient implements EngineClient {
       cert: ep.cert,
       key: ep.key,
     } as Docker.DockerOptions);
+  }
+
+  /**
+   * Checks that a Docker API of a supported version answers (`GET /_ping`);
+   * rejects with the contract's typed errors when it cannot be reached
+   * (`EngineNotFoundError`, `EnginePermissionError`), is something else
+   * (`NotAnEngineError`) or is too old (`EngineTooOldError`).
+   */
+  async preflight(options: CallOptions = {}): Promise<void> {
+    this.#assertOpen();
+    const linked = linkedSignal(options.signal, this.#closer.signal);
+    try {
+      this.stats.calls++;
+      await abortable(
+        checkDocker(this.#endpoint, {
+          signal: linked.signal,
+          engine: this.type,
+        }),
+        linked.signal,
+      );
+    } finally {
+      linked.dispose();
+    }
   }
 
   /** Lists running and paused containers, inspecting them concurrently. */
@@ -172,6 +190,7 @@ export class DockerClient implements EngineClient {
   async #list(signal: AbortSignal): Promise<Container[]> {
     let summaries: Docker.ContainerInfo[];
     try {
+      this.stats.calls++;
       // abortable(): a request to a frozen engine may ignore the signal.
       summaries = await abortable(
         this.client.listContainers({
@@ -183,24 +202,17 @@ export class DockerClient implements EngineClient {
     } catch (err) {
       throw this.#fail("cannot list containers", err, signal);
     }
-    const result: (Container | undefined)[] = new Array(summaries.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < summaries.length) {
-        const i = next++;
-        try {
-          result[i] = await this.#inspect(summaries[i].Id, signal);
-        } catch (err) {
-          if (!isProcesslessContainerError(err)) throw err;
-        }
+    // The pool stops at the first failure (and on close): the remaining
+    // containers are not inspected for a list that failed anyway.
+    const found = await mapPool(summaries, async (summary, poolSignal) => {
+      try {
+        return await this.#inspect(summary.Id, poolSignal);
+      } catch (err) {
+        if (isProcesslessContainerError(err)) return undefined;
+        throw err;
       }
-    };
-    const workers = [];
-    for (let w = 0; w < Math.min(this.#concurrency, summaries.length); w++) {
-      workers.push(worker());
-    }
-    await Promise.all(workers);
-    return result.filter((c): c is Container => c !== undefined);
+    }, { concurrency: this.#concurrency, signal });
+    return found.filter((c): c is Container => c !== undefined);
   }
 
   /** Inspects one container by name or ID. */
@@ -220,6 +232,7 @@ export class DockerClient implements EngineClient {
   async #inspect(nameOrId: string, signal: AbortSignal): Promise<Container> {
     let inspection: Inspection;
     try {
+      this.stats.calls++;
       inspection = await abortable(
         this.client.getContainer(nameOrId).inspect(
           { abortSignal: signal } as Docker.ContainerInspectOptions,
@@ -241,118 +254,70 @@ export class DockerClient implements EngineClient {
     });
   }
 
-  /** Subscribes to container start, die, pause and unpause events. */
+  /**
+   * Subscribes to container start, die, pause and unpause events; resolves
+   * once dockerd answered the request (it then sends every later event).
+   */
   async lifecycleEvents(
     options: CallOptions = {},
   ): Promise<AsyncIterable<ContainerEvent>> {
     this.#assertOpen();
-    const outer = options.signal;
-    const controller = new AbortController();
-    const onOuterAbort = () => controller.abort(outer?.reason);
-    if (outer?.aborted) throw outer.reason;
-    outer?.addEventListener("abort", onOuterAbort, { once: true });
-    this.#streams.add(controller);
-    const cleanup = () => {
-      outer?.removeEventListener("abort", onOuterAbort);
-      this.#streams.delete(controller);
-    };
+    const linked = linkedSignal(options.signal, this.#closer.signal);
     let stream: NodeJS.ReadableStream;
     try {
+      this.stats.calls++;
       stream = await abortable(
         this.client.getEvents({
           filters: { type: ["container"], event: [...EVENT_ACTIONS] },
-          abortSignal: controller.signal,
+          abortSignal: linked.signal,
         } as Docker.GetEventsOptions) as Promise<NodeJS.ReadableStream>,
-        controller.signal,
+        linked.signal,
       );
     } catch (err) {
-      cleanup();
-      throw this.#fail("cannot subscribe to events", err, controller.signal);
+      linked.dispose();
+      throw this.#fail("cannot subscribe to events", err, linked.signal);
     }
+    return this.#eventQueue(stream, linked);
+  }
+
+  // Feeds the decoded events of `stream` into a queue; the queue ends
+  // quietly on abort (ours or the caller's) and with an
+  // EventStreamEndedError when the stream fails or ends by itself.
+  #eventQueue(
+    stream: NodeJS.ReadableStream,
+    linked: { signal: AbortSignal; dispose: () => void },
+  ): AsyncQueue<ContainerEvent> {
     const decoder = new EventLineDecoder({
       projectFromLabels: this.#eventsHaveLabels,
     });
-    const queue: ContainerEvent[] = [];
-    let head = 0;
-    let failure: unknown;
-    let done = false;
-    let wake: (() => void) | undefined;
-    const notify = () => {
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
-    const finish = (err?: unknown) => {
-      if (done) return;
-      done = true;
-      // An abort (ours or the caller's) ends quietly; anything else is loss.
-      if (!controller.signal.aborted) {
-        failure = err ??
-          new Error(`docker event stream of "${this.api}" ended`);
-      }
-      this.#skipped += decoder.skipped;
-      decoder.skipped = 0;
-      cleanup();
-      notify();
+    const queue = new AsyncQueue<ContainerEvent>({
+      signal: linked.signal,
+      onEnd: () => {
+        linked.dispose();
+        (stream as unknown as { destroy?: () => void }).destroy?.();
+      },
+    });
+    const ended = (err?: Error) => {
+      if (linked.signal.aborted) return queue.end();
+      queue.end(
+        new EventStreamEndedError(this.api, {
+          engine: this.type,
+          cause: err,
+          detail: err?.message,
+        }),
+      );
     };
     stream.on("data", (chunk: Uint8Array | string) => {
-      if (done) return;
-      const before = decoder.skipped;
-      for (const e of decoder.push(chunk)) queue.push(e);
-      if (decoder.skipped !== before) {
-        this.#skipped += decoder.skipped;
-        decoder.skipped = 0;
-      }
-      notify();
+      const skippedBefore = decoder.skipped;
+      const events = decoder.push(chunk);
+      this.stats.events += events.length + decoder.skipped - skippedBefore;
+      this.stats.skippedEvents += decoder.skipped - skippedBefore;
+      for (const e of events) queue.push(e);
     });
-    stream.on("error", (err: Error) => finish(err));
-    stream.on("end", () => finish());
-    stream.on("close", () => finish());
-    controller.signal.addEventListener("abort", () => {
-      (stream as unknown as { destroy?: () => void }).destroy?.();
-      finish();
-    }, { once: true });
-
-    const api = this.api;
-    const iterator: AsyncIterableIterator<ContainerEvent> = {
-      async next(): Promise<IteratorResult<ContainerEvent>> {
-        while (true) {
-          if (head < queue.length) {
-            const value = queue[head++];
-            if (head > 1024 && head * 2 > queue.length) {
-              queue.splice(0, head);
-              head = 0;
-            }
-            return { value, done: false };
-          }
-          if (done) {
-            if (failure !== undefined) {
-              const err = failure;
-              failure = undefined;
-              throw new Error(
-                `lost the docker event stream of "${api}": ${
-                  (err as Error)?.message ?? err
-                }`,
-                { cause: err },
-              );
-            }
-            return { value: undefined, done: true };
-          }
-          await new Promise<void>((resolve) => wake = resolve);
-        }
-      },
-      return(): Promise<IteratorResult<ContainerEvent>> {
-        controller.abort();
-        queue.length = 0;
-        head = 0;
-        failure = undefined;
-        return Promise.resolve({ value: undefined, done: true });
-      },
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-    };
-    return iterator;
+    stream.on("error", ended);
+    stream.on("end", () => ended());
+    stream.on("close", () => ended());
+    return queue;
   }
 
   #engineInfo(
@@ -360,6 +325,7 @@ export class DockerClient implements EngineClient {
   ): Promise<{ ID?: string; ServerVersion?: string }> {
     if (this.#closed) return Promise.reject(this.#closedError());
     // One shared request (cached once answered), ended only by close().
+    if (!this.#info) this.stats.calls++;
     const info = this.#info ?? this.client.info(
       { abortSignal: this.#closer.signal } as Record<string, unknown>,
     ).catch((err: unknown) => {
@@ -381,29 +347,38 @@ export class DockerClient implements EngineClient {
   }
 
   /**
-   * Ends every event stream and call in flight (they reject with a "closed"
-   * error); later calls reject too. Idempotent.
+   * Ends every call in flight (rejecting with a {@linkcode ClientClosedError})
+   * and every event stream; later calls reject. Idempotent.
    */
   close(): Promise<void> {
-    if (this.#closed) return Promise.resolve();
-    this.#closed = true;
-    const reason = this.#closedError();
-    this.#closer.abort(reason);
-    for (const c of this.#streams) c.abort(reason);
-    this.#streams.clear();
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#closer.abort(this.#closedError());
+    }
     return Promise.resolve();
   }
 
+  /** Same as {@linkcode DockerClient.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   #closedError(): Error {
-    return new Error(`docker client for "${this.api}" is closed`);
+    return new ClientClosedError(this.api, { engine: this.type });
   }
 
   #assertOpen(): void {
     if (this.#closed) throw this.#closedError();
+    if (!this.#accessChecked && this.#endpoint.socketPath) {
+      assertSocketAccess(this.#endpoint.socketPath, { engine: this.type });
+    }
+    this.#accessChecked = true;
   }
 
   #fail(what: string, err: unknown, signal?: AbortSignal): unknown {
     if (signal?.aborted) return signal.reason;
+    const typed = connectFailure(this.api, err, { engine: this.type });
+    if (typed) return typed;
     const message = (err as Error)?.message ?? String(err);
     return new Error(`${what} of docker engine "${this.api}": ${message}`, {
       cause: err,

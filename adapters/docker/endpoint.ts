@@ -5,8 +5,30 @@
  * @module
  */
 
-/** Docker's default API socket. */
-export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock";
+import { envValue } from "../../engineclient/_env.ts";
+
+/**
+ * Docker's default API endpoint, used when neither an endpoint nor
+ * `DOCKER_HOST` is given.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_DOCKER_ENDPOINT } from "@whalewatcher/whalewatcher/docker";
+ * console.log(DEFAULT_DOCKER_ENDPOINT); // "/var/run/docker.sock"
+ * ```
+ */
+export const DEFAULT_DOCKER_ENDPOINT = "/var/run/docker.sock";
+
+/**
+ * The environment variable naming Docker's endpoint.
+ *
+ * @example
+ * ```ts
+ * import { DOCKER_ENDPOINT_ENV } from "@whalewatcher/whalewatcher/docker";
+ * console.log(DOCKER_ENDPOINT_ENV); // "DOCKER_HOST"
+ * ```
+ */
+export const DOCKER_ENDPOINT_ENV = "DOCKER_HOST";
 
 /**
  * Where and how to reach a Docker API.
@@ -37,17 +59,9 @@ export interface DockerEndpoint {
   key?: string;
 }
 
-function env(name: string): string | undefined {
-  try {
-    return Deno.env.get(name) || undefined;
-  } catch {
-    return undefined; // no --allow-env for it: as if unset
-  }
-}
-
 /**
  * Parses a Docker endpoint; without one, `DOCKER_HOST`, else
- * {@linkcode DEFAULT_DOCKER_SOCKET}. Throws for unsupported schemes.
+ * {@linkcode DEFAULT_DOCKER_ENDPOINT}. Throws for unsupported schemes.
  *
  * @example
  * ```ts
@@ -56,7 +70,8 @@ function env(name: string): string | undefined {
  * ```
  */
 export function parseDockerEndpoint(endpoint?: string): DockerEndpoint {
-  const given = endpoint ?? env("DOCKER_HOST") ?? DEFAULT_DOCKER_SOCKET;
+  const given = endpoint ?? envValue(DOCKER_ENDPOINT_ENV) ??
+    DEFAULT_DOCKER_ENDPOINT;
   if (given.startsWith("/")) return { api: given, socketPath: given };
   if (given.startsWith("unix://")) {
     const path = given.slice("unix://".length);
@@ -69,8 +84,8 @@ export function parseDockerEndpoint(endpoint?: string): DockerEndpoint {
   }
   if (/^(tcp|https?):\/\//.test(given)) {
     const url = new URL(given.replace(/^tcp:/, "http:"));
-    const tlsVerify = env("DOCKER_TLS_VERIFY");
-    const certPath = env("DOCKER_CERT_PATH");
+    const tlsVerify = envValue("DOCKER_TLS_VERIFY");
+    const certPath = envValue("DOCKER_CERT_PATH");
     const tls = given.startsWith("https:") ||
       (tlsVerify !== undefined && tlsVerify !== "0") ||
       certPath !== undefined;

@@ -1,6 +1,7 @@
 /**
- * The Docker adaptor (dockerode), registered as `"docker.com"` when this
- * module is imported; it also serves podman's Docker-compatible API (probed
+ * The Docker adaptor (dockerode): its client, endpoint parsing and probe.
+ * Importing this module registers it as `"docker.com"` (if the root module
+ * did not already); it also serves podman's Docker-compatible API (probed
  * as `"podman.io"`).
  *
  * Containers get the extra label {@linkcode PRIVILEGED_LABEL}
@@ -8,11 +9,9 @@
  *
  * @example
  * ```ts ignore
- * import { watchDocker } from "@whalewatcher/whalewatcher/docker";
- * await using watcher = watchDocker("/run/docker.sock");
- * const watching = watcher.watch();
- * await watcher.ready;
- * for (const c of watcher.portfolio.containers()) console.log(c.name, c.pid);
+ * import { DockerClient } from "@whalewatcher/whalewatcher/docker";
+ * await using docker = new DockerClient("/run/docker.sock");
+ * for (const c of await docker.list()) console.log(c.name, c.pid);
  * ```
  *
  * @module
@@ -23,10 +22,10 @@ import { dockerAdapter } from "./adapter.ts";
 
 export * from "./client.ts";
 export * from "./endpoint.ts";
+export { MIN_DOCKER_API_VERSION, probeDocker } from "./probe.ts";
 export * from "./adapter.ts";
-export * from "./watch.ts";
 
-// Guarded: the module may be loaded twice (two specifiers, one registry).
+// Guarded: the root module registers the same adaptor object.
 if (!engineRegistry.has(dockerAdapter.type)) {
   engineRegistry.register(dockerAdapter);
 }

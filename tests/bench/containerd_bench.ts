@@ -7,7 +7,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { rig } from "../engines/rig.ts";
 import { primaryCtr } from "../engines/containerd.ts";
-import { watchContainerd } from "../../adapters/containerd/mod.ts";
+import { watchContainerd } from "../../containerd.ts";
 import { loadProtos, unaryCall } from "../../adapters/_grpc/mod.ts";
 import { CONTAINERD_PROTOS } from "../../protos/containerd/_protos.ts";
 

@@ -11,7 +11,7 @@ import {
   unaryCall,
 } from "../../adapters/_grpc/mod.ts";
 import { RUNTIME_V1_PROTO } from "../../protos/cri/_runtime_v1.ts";
-import { type CriClient, watchCri } from "../../adapters/cri/mod.ts";
+import { type CriClient, watchCri } from "../../cri.ts";
 import { primary, rig } from "../engines/rig.ts";
 import { CriTestClient } from "../engines/cri_client.ts";
 

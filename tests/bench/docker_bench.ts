@@ -10,7 +10,7 @@
 //    event's arrival on a raw dockerode event stream in this process and
 //    its delivery by the watcher; p50 and p99. Also for start events.
 import Docker from "dockerode";
-import { watchDocker } from "../../adapters/docker/mod.ts";
+import { watchDocker } from "../../docker.ts";
 import { primary, rig } from "../engines/rig.ts";
 import { docker, DockerCli } from "../engines/docker.ts";
 import { EventRecorder } from "../integration/_recorder.ts";
@@ -68,7 +68,7 @@ async function main() {
       floors.push(await floor(client, CONCURRENCY));
       const t0 = performance.now();
       const watcher = watchDocker(r.dockerSocket, {
-        engine: { inspectConcurrency: CONCURRENCY },
+        engine: { concurrency: CONCURRENCY },
       });
       const watching = watcher.watch();
       await watcher.ready;

@@ -48,16 +48,9 @@ fi
 # containerd 1.7 from trixie, unpacked privately.
 CTRD17="$CACHE/containerd17"
 if [ ! -x "$CTRD17/usr/bin/containerd" ]; then
-  mirror=""
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    mirror=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /debian\/?$/ && $i !~ /security/) { print $i; exit } }' "$f")
-    [ -n "$mirror" ] && break
-  done
-  if [ -z "$mirror" ] && [ -f /etc/apt/sources.list ]; then
-    mirror=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { print $i; exit } }' /etc/apt/sources.list)
-  fi
-  [ -n "$mirror" ] || { log "no Debian mirror found in apt sources"; exit 1; }
+  # shellcheck source=tests/engines/_mirror.sh
+  source "$(dirname "${BASH_SOURCE[0]}")/_mirror.sh"
+  mirror=$(debian_mirror) || { log "no Debian mirror found in apt sources"; exit 1; }
   apt_dir="$CACHE/apt"
   rm -rf "$apt_dir"
   mkdir -p "$apt_dir/lists/partial" "$apt_dir/deb"
@@ -92,4 +85,5 @@ if [ ! -s "$ROOTFS" ]; then
   mv "$ROOTFS.tmp" "$ROOTFS"
   rm -rf "$tmp"
 fi
+bash "$(dirname "${BASH_SOURCE[0]}")/install_consumers.sh"
 log "ok ($CACHE)"

@@ -15,7 +15,7 @@ import {
   containerdAdapter,
   ContainerdClient,
   watchContainerd,
-} from "../../adapters/containerd/mod.ts";
+} from "../../containerd.ts";
 import {
   engineRegistry,
   isProcesslessContainerError,
@@ -262,7 +262,7 @@ containerdTest(
       assertEquals(first.value?.id, `${ns}/${id}`);
       assertEquals(first.value?.project, PROJECT_UNKNOWN);
       assert(Math.abs(first.value!.timestamp - Date.now()) < 600_000);
-      assertEquals(engine.skippedEvents, 1);
+      assertEquals(engine.stats.skippedEvents, 1);
       ac.abort();
       assertEquals((await it.next()).done, true); // ends quietly
     } finally {

@@ -17,7 +17,7 @@ import {
   type CriOptions,
   probeCri,
   watchCri,
-} from "../../adapters/cri/mod.ts";
+} from "../../cri.ts";
 import {
   engineRegistry,
   isProcesslessContainerError,

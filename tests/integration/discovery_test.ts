@@ -2,8 +2,8 @@
 // non-standard paths: only the process scan can find them.
 import { assert, assertEquals } from "../_assert.ts";
 import "../../mod.ts";
-import "../../adapters/docker/mod.ts";
-import { discoverEngines, engineCandidates, Fleet } from "../../watcher/mod.ts";
+import "../../docker.ts";
+import { discoverEngines, engineCandidates, Fleet } from "../../mod.ts";
 import { EngineRegistry, engineRegistry } from "../../engineclient/mod.ts";
 import {
   enginePid,
@@ -84,7 +84,12 @@ integrationTest(
       candidates.filter((c) =>
         c.endpoint === viaVarRun || c.endpoint === rig.dockerSocket
       ),
-      [{ endpoint: viaVarRun, source: "explicit", pid: dockerdPid() }],
+      [{
+        endpoint: viaVarRun,
+        source: "explicit",
+        pid: dockerdPid(),
+        types: [],
+      }],
     );
   },
 );

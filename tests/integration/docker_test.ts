@@ -6,10 +6,11 @@ import {
   type DockerOptions,
   probeDocker,
   watchDocker,
-} from "../../adapters/docker/mod.ts";
+} from "../../docker.ts";
 import {
   COMPOSE_PROJECT_LABEL,
   engineRegistry,
+  EventStreamEndedError,
   ProcesslessContainerError,
 } from "../../engineclient/mod.ts";
 import {
@@ -214,9 +215,9 @@ dockerTest(
       await stopEngine(engine, { signal: "SIGKILL" });
       const lost = await bounded(draining, "loss of the event stream");
       assert(
-        lost?.message.includes(
-          `lost the docker event stream of "${engine.socket}"`,
-        ),
+        lost instanceof EventStreamEndedError &&
+          lost.endpoint === engine.socket &&
+          lost.message.includes(`"${engine.socket}"`),
         `stream loss not surfaced: ${lost}`,
       );
       // End one behind dockerd's back (containerd's PID: never 0, which
@@ -295,7 +296,7 @@ dockerTest(
       assert(mine().every((e, i, all) => i === 0 || e.ts >= all[i - 1].ts));
       abort.abort();
       await reading; // ends quietly, without throwing
-      assertEquals(client.skippedEvents, 0);
+      assertEquals(client.stats.skippedEvents, 0);
       await assertRejects(
         () => client.lifecycleEvents({ signal: abort.signal }),
       );
@@ -359,7 +360,7 @@ dockerTest(
       Array.from({ length: 9 }, () => cli.run({ name: uniq("conc") })),
     );
     const doomed = ids[0];
-    await using gated = gatedClient(engine, rig, { inspectConcurrency: 3 });
+    await using gated = gatedClient(engine, rig, { concurrency: 3 });
     const { gate, state, client } = gated;
     const listing = client.list();
     listing.catch(() => {}); // awaited below, unless a wait fails first

@@ -1,7 +1,7 @@
 // The Docker adaptor against every podman service of the rig (podman's
 // Docker-compatible API).
 import { assert, assertEquals } from "../_assert.ts";
-import { probeDocker, watchDocker } from "../../adapters/docker/mod.ts";
+import { probeDocker, watchDocker } from "../../docker.ts";
 import { startEngine, stopEngine, testsOf, uniq } from "../engines/rig.ts";
 import { PodmanCli } from "../engines/podman.ts";
 import { differences, viewOf } from "../engines/truth.ts";

@@ -3,8 +3,8 @@
 // the engine changes. Periodic reconciliation and the stall watchdog must
 // bring the portfolio back to the truth.
 import { assert, assertEquals } from "../_assert.ts";
-import { watchDocker } from "../../adapters/docker/mod.ts";
-import { watchContainerd } from "../../adapters/containerd/mod.ts";
+import { watchDocker } from "../../docker.ts";
+import { watchContainerd } from "../../containerd.ts";
 import type { Watcher } from "../../watcher/mod.ts";
 import {
   type EngineInstance,

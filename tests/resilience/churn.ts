@@ -16,7 +16,7 @@
 // after gc) be within 10% of its level before (after a warm-up).
 import { parseArgs } from "node:util";
 import Docker from "dockerode";
-import { watchDocker } from "../../adapters/docker/mod.ts";
+import { watchDocker } from "../../docker.ts";
 import { SubscriberOverflowError } from "../../watcher/mod.ts";
 import type { Watcher } from "../../watcher/mod.ts";
 import {

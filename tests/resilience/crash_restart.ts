@@ -14,9 +14,9 @@
 // container must be alive at the end.
 import { parseArgs } from "node:util";
 import Docker from "dockerode";
-import { watchDocker } from "../../adapters/docker/mod.ts";
-import { watchContainerd } from "../../adapters/containerd/mod.ts";
-import { watchCri } from "../../adapters/cri/mod.ts";
+import { watchDocker } from "../../docker.ts";
+import { watchContainerd } from "../../containerd.ts";
+import { watchCri } from "../../cri.ts";
 import type { Watcher } from "../../watcher/mod.ts";
 import {
   type EngineInstance,

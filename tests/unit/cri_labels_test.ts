@@ -5,7 +5,7 @@ import {
   verboseInfo,
   verbosePid,
 } from "../../adapters/cri/_labels.ts";
-import { aliveDiff, mapLimit, sleep } from "../../adapters/cri/_relist.ts";
+import { aliveDiff } from "../../adapters/cri/_relist.ts";
 
 const SANDBOX = {
   id: "s1",
@@ -80,27 +80,4 @@ Deno.test("cri relisting: diff gives exits and starts", () => {
     exited: [],
     started: [],
   });
-});
-
-Deno.test("cri relisting: mapLimit keeps order and bounds concurrency", async () => {
-  let running = 0, peak = 0;
-  const out = await mapLimit([1, 2, 3, 4, 5, 6, 7], 3, async (n) => {
-    running++;
-    peak = Math.max(peak, running);
-    await Promise.resolve();
-    await new Promise((r) => setTimeout(r, 1));
-    running--;
-    return n * 2;
-  });
-  assertEquals(out, [2, 4, 6, 8, 10, 12, 14]);
-  assertEquals(peak, 3);
-  assertEquals(await mapLimit([], 3, () => Promise.resolve(1)), []);
-});
-
-Deno.test("cri relisting: sleep ends at once on abort", async () => {
-  const ac = new AbortController();
-  const slept = sleep(60_000, ac.signal);
-  ac.abort();
-  assertEquals(await slept, false);
-  assertEquals(await sleep(1, new AbortController().signal), true);
 });

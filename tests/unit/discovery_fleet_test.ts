@@ -4,9 +4,16 @@
 // started later is picked up, one that vanished is dropped with `exited`
 // events. The adaptor's engines are fakes (the adaptor is the subject).
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
-import { EngineRegistry } from "../../engineclient/mod.ts";
-import { Fleet, type FleetEvent } from "../../watcher/fleet.ts";
-import { NoEngineFoundError } from "../../watcher/discovery.ts";
+import {
+  EnginePermissionError,
+  EngineRegistry,
+} from "../../engineclient/mod.ts";
+import {
+  Fleet,
+  type FleetEngineEvent,
+  type FleetEvent,
+} from "../../watcher/fleet.ts";
+import { NoEngineFoundError } from "../../watcher/discovery/mod.ts";
 import { FakeEngine, type FakeStream } from "./_fake_engine.ts";
 
 class ToyEngine extends FakeEngine {
@@ -128,7 +135,13 @@ Deno.test("fleet: a third-party adaptor's engines are discovered, watched and me
     try {
       await fleet.ready;
       assertEquals(fleet.engines().map((e) => e.engine), [
-        { type: "toy.example", api: a, pid: 501, id: "toy-a.sock" },
+        {
+          type: "toy.example",
+          api: a,
+          pid: 501,
+          id: "toy-a.sock",
+          version: "1.0",
+        },
       ]);
       assertEquals(fleet.lastDiscovery.engines.map((e) => e.source), [
         "well-known",
@@ -350,6 +363,96 @@ Deno.test("fleet: an engine restarted on the same socket keeps its watcher; late
     await sub.return?.();
   } finally {
     world.closeAll();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+function line(e: FleetEvent | FleetEngineEvent): string {
+  return "container" in e
+    ? `${e.type} ${e.id}`
+    : `${e.type} ${e.engine.api.slice(-6)}`;
+}
+
+Deno.test("fleet: engine changes come in order with the container events; a dropped engine's last exited is never followed by a start", async () => {
+  const dir = await Deno.makeTempDir();
+  const world = await toyWorld(dir);
+  try {
+    const a = await world.listen("a.sock", 501);
+    world.seeds.set(a, [{ id: "c1", name: "one" }]);
+    const fleet = new Fleet({
+      registry: world.registry,
+      procRoot: world.proc,
+      env: () => undefined,
+    });
+    const sub = fleet.events({ engines: true });
+    try {
+      await fleet.ready;
+      const engine = world.clients.get(a)!;
+      await world.streams.get(a);
+      // A start whose inspection is still running when the engine vanishes.
+      engine.autoInspect = false;
+      engine.start({ id: "c2", name: "two" });
+      const inspect = await engine.nextInspect();
+      await world.vanish("a.sock", 501);
+      await fleet.rediscover();
+      inspect.resolve(); // too late: the engine is gone
+      await new Promise((r) => setTimeout(r, 0));
+    } finally {
+      await fleet.close();
+    }
+    const seen: string[] = [];
+    for await (const e of sub) seen.push(line(e));
+    assertEquals(seen, [
+      "engine-added a.sock",
+      "started c1",
+      "engine-ready a.sock",
+      "exited c1",
+      "engine-removed a.sock",
+    ]);
+  } finally {
+    world.closeAll();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fleet: an engine whose watch cannot start is failed at once; ready does not wait for it", async () => {
+  const dir = await Deno.makeTempDir();
+  const listener = Deno.listen({ transport: "unix", path: `${dir}/x.sock` });
+  try {
+    const registry = new EngineRegistry();
+    registry.register({
+      type: "refusing.example",
+      create: (endpoint) =>
+        new (class extends FakeEngine {
+          preflight() {
+            return Promise.reject(
+              new EnginePermissionError(endpoint!, { engine: "refusing" }),
+            );
+          }
+        })({ autoList: true }),
+      probe: () => Promise.resolve({ version: "0" }),
+    });
+    await using fleet = new Fleet({
+      registry,
+      endpoints: [`${dir}/x.sock`],
+      explicitOnly: true,
+      readyTimeoutMs: 60_000, // ready must not wait for this
+    });
+    const sub = fleet.events({ engines: true });
+    await fleet.ready;
+    assertEquals(fleet.engines().map((e) => e.state), ["failed"]);
+    const first = await sub.next();
+    const second = await sub.next();
+    assertEquals([first.value?.type, second.value?.type], [
+      "engine-added",
+      "engine-failed",
+    ]);
+    assert(
+      (second.value as FleetEngineEvent).error instanceof EnginePermissionError,
+    );
+    await sub.return?.();
+  } finally {
+    listener.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -5,13 +5,16 @@ import {
   isApiSocketPath,
   parseNetUnix,
   scanEngineProcesses,
-} from "../../watcher/_procfs.ts";
+} from "../../watcher/discovery/_procfs.ts";
 import {
   discoverEngines,
   engineCandidates,
   NoEngineFoundError,
-} from "../../watcher/discovery.ts";
-import { EngineRegistry } from "../../engineclient/mod.ts";
+} from "../../watcher/discovery/mod.ts";
+import {
+  EnginePermissionError,
+  EngineRegistry,
+} from "../../engineclient/mod.ts";
 
 const NET_UNIX = `Num       RefCount Protocol Flags    Type St Inode Path
 0000000000000000: 00000002 00000000 00010000 0001 01 1001 /run/eng/api.sock
@@ -155,7 +158,12 @@ Deno.test("discovery: linked paths are one socket; explicit first; the process s
       env,
     });
     assertEquals(candidates, [
-      { endpoint: `${dir}/link/./real.sock`, source: "explicit", pid: 77 },
+      {
+        endpoint: `${dir}/link/./real.sock`,
+        source: "explicit",
+        pid: 77,
+        types: [],
+      },
     ]);
     // Explicit only: nothing else is even looked at.
     assertEquals(
@@ -166,7 +174,12 @@ Deno.test("discovery: linked paths are one socket; explicit first; the process s
         procRoot: proc,
         env,
       }),
-      [{ endpoint: `${dir}/nothing.sock`, source: "explicit", pid: 0 }],
+      [{
+        endpoint: `${dir}/nothing.sock`,
+        source: "explicit",
+        pid: 0,
+        types: [],
+      }],
     );
   } finally {
     listener.close();
@@ -200,7 +213,7 @@ function classifyingRegistry(): EngineRegistry {
     create,
     probe: (ep) => {
       if (ep.endsWith("denied.sock")) {
-        return Promise.reject(new Error(`connect EACCES ${ep}`));
+        return Promise.reject(new EnginePermissionError(ep));
       }
       if (ep.endsWith("slow.sock")) return new Promise(() => {});
       return Promise.resolve(
@@ -351,6 +364,72 @@ Deno.test("discovery: types restrict the probing adaptors and their candidates",
       })).length,
       0,
     );
+  } finally {
+    close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("discovery: a candidate is probed by the adaptors its hints name and their siblings first, others only when they fail", async () => {
+  const dir = await Deno.makeTempDir();
+  const close = listenAll(dir, ["a.sock", "other.sock", "third.sock"]);
+  try {
+    const probed: string[] = [];
+    const registry = new EngineRegistry();
+    const create = () => {
+      throw new Error("not used");
+    };
+    const probe = (type: string, answers: RegExp) => (ep: string) => {
+      probed.push(`${type} ${ep.slice(dir.length + 1)}`);
+      return Promise.resolve(answers.test(ep) ? { version: "1" } : null);
+    };
+    registry.register({
+      type: "a.example",
+      create,
+      probe: probe("a.example", /a\.sock$/),
+      socketPaths: [`${dir}/a.sock`],
+      processNames: ["engined"],
+    });
+    // Shares a process name with a.example: the same engine may serve both.
+    registry.register({
+      type: "b.example",
+      create,
+      probe: probe("b.example", /a\.sock$/),
+      processNames: ["engined"],
+    });
+    registry.register({
+      type: "c.example",
+      create,
+      probe: probe("c.example", /other\.sock$/),
+      envVars: ["C_ENDPOINT"],
+    });
+    const discover = (cEndpoint: string) => {
+      probed.length = 0;
+      return discoverEngines({
+        registry,
+        procRoot: `${dir}/no-proc`,
+        env: (name) =>
+          name === "C_ENDPOINT" ? `${dir}/${cEndpoint}` : undefined,
+      });
+    };
+    const on = (name: string) =>
+      probed.filter((p) => p.endsWith(` ${name}`)).map((p) => p.split(" ")[0]);
+
+    // a.sock: named by a.example's path; b.example is its sibling; c.example
+    // is not asked, since they recognize it.
+    const found = await discover("other.sock");
+    assertEquals(found.engines.map((e) => [e.adapter, e.endpoint]).sort(), [
+      ["a.example", `${dir}/a.sock`],
+      ["b.example", `${dir}/a.sock`],
+      ["c.example", `${dir}/other.sock`],
+    ]);
+    assertEquals(on("a.sock").sort(), ["a.example", "b.example"]);
+    // other.sock is c.example's (its variable): a and b are not asked.
+    assertEquals(on("other.sock"), ["c.example"]);
+    // third.sock, named by c.example's variable, is not c's: then the others
+    // are asked too.
+    await discover("third.sock");
+    assertEquals(on("third.sock"), ["c.example", "a.example", "b.example"]);
   } finally {
     close();
     await Deno.remove(dir, { recursive: true });

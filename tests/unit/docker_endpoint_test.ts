@@ -2,7 +2,7 @@
 // DOCKER_CERT_PATH / DOCKER_TLS_VERIFY, DOCKER_HOST. Pure: no engine.
 import { assertEquals, assertThrows } from "../_assert.ts";
 import {
-  DEFAULT_DOCKER_SOCKET,
+  DEFAULT_DOCKER_ENDPOINT,
   parseDockerEndpoint,
 } from "../../adapters/docker/endpoint.ts";
 
@@ -45,7 +45,7 @@ Deno.test("docker endpoint: socket paths and unix:// URLs", async () => {
 
 Deno.test("docker endpoint: none given → DOCKER_HOST, else the default socket", async () => {
   await withEnv({}, () => {
-    assertEquals(parseDockerEndpoint().socketPath, DEFAULT_DOCKER_SOCKET);
+    assertEquals(parseDockerEndpoint().socketPath, DEFAULT_DOCKER_ENDPOINT);
   });
   await withEnv({ DOCKER_HOST: "unix:///srv/d.sock" }, () => {
     assertEquals(parseDockerEndpoint().socketPath, "/srv/d.sock");

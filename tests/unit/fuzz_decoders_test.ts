@@ -7,7 +7,8 @@ import {
   MAX_EVENT_LINE,
 } from "../../adapters/docker/_event_decoder.ts";
 import { decodeTaskEnvelope } from "../../adapters/containerd/_events.ts";
-import { criEventFields, verbosePid } from "../../adapters/cri/_labels.ts";
+import { verbosePid } from "../../adapters/cri/_labels.ts";
+import { criEventFields } from "../../adapters/cri/_events.ts";
 import { loadProtos } from "../../adapters/_grpc/mod.ts";
 import { CONTAINERD_PROTOS } from "../../protos/containerd/_protos.ts";
 import { RUNTIME_V1_PROTO } from "../../protos/cri/_runtime_v1.ts";

@@ -3,7 +3,7 @@
 // each candidate was rejected, naming it. Also a socket without permission.
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import "../../mod.ts";
-import { discoverEngines } from "../../watcher/discovery.ts";
+import { discoverEngines } from "../../watcher/discovery/mod.ts";
 import { engineRegistry } from "../../engineclient/mod.ts";
 
 type Behaviour = "garbage" | "close" | "silent";
@@ -137,12 +137,12 @@ Deno.test({
       await Deno.chmod(path, 0o000);
       // As an unprivileged user (root ignores file modes), from a copy of
       // what it needs.
-      const entries = ["mod.ts", "watcher/discovery.ts"];
+      const entries = ["mod.ts", "watcher/discovery/mod.ts"];
       await childCopy(dir, entries);
       await Deno.writeTextFile(
         `${dir}/probe.ts`,
         `import "./mod.ts";
-import { discoverEngines } from "./watcher/discovery.ts";
+import { discoverEngines } from "./watcher/discovery/mod.ts";
 const r = await discoverEngines({ endpoints: [Deno.args[0]], explicitOnly: true });
 console.log(JSON.stringify(r.rejected));
 `,

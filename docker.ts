@@ -1,11 +1,23 @@
 /**
- * A watcher factory for Docker engines.
+ * Docker (and podman's Docker-compatible API): the adaptor, its client,
+ * and {@linkcode watchDocker}, a watcher in one call.
+ *
+ * @example
+ * ```ts ignore
+ * import { watchDocker } from "@whalewatcher/whalewatcher/docker";
+ * await using watcher = watchDocker("/run/docker.sock");
+ * const watching = watcher.watch();
+ * await watcher.ready;
+ * for (const c of watcher.portfolio.containers()) console.log(c.name, c.pid);
+ * ```
  *
  * @module
  */
 
-import { Watcher, type WatcherOptions } from "../../watcher/mod.ts";
-import { DockerClient, type DockerOptions } from "./client.ts";
+import { DockerClient, type DockerOptions } from "./adapters/docker/mod.ts";
+import { Watcher, type WatcherOptions } from "./watcher/watcher.ts";
+
+export * from "./adapters/docker/mod.ts";
 
 /**
  * Options of {@linkcode watchDocker}: the watcher's, plus the client's
@@ -14,7 +26,7 @@ import { DockerClient, type DockerOptions } from "./client.ts";
  * @example
  * ```ts
  * import type { WatchDockerOptions } from "@whalewatcher/whalewatcher/docker";
- * const options: WatchDockerOptions = { engine: { inspectConcurrency: 16 } };
+ * const options: WatchDockerOptions = { engine: { concurrency: 16 } };
  * ```
  */
 export interface WatchDockerOptions extends WatcherOptions {

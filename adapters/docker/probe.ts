@@ -1,0 +1,196 @@
+/**
+ * Recognizes a Docker API (dockerd, podman's Docker-compatible service) on
+ * an endpoint with `GET /_ping`, without dockerode: node's HTTP client only.
+ *
+ * @module
+ */
+
+import * as http from "node:http";
+import * as https from "node:https";
+import {
+  type CallOptions,
+  EngineTooOldError,
+  NotAnEngineError,
+  type ProbeResult,
+} from "../../engineclient/mod.ts";
+import {
+  assertSocketAccess,
+  connectFailure,
+} from "../../engineclient/_failures.ts";
+import { type DockerEndpoint, parseDockerEndpoint } from "./endpoint.ts";
+
+/** How long a probe waits when the caller gives no signal. */
+const PROBE_TIMEOUT_MS = 2000;
+
+/**
+ * The oldest Docker API version the adaptor supports (Docker 1.12): the
+ * list and event filters it uses exist from there on.
+ *
+ * @example
+ * ```ts
+ * import { MIN_DOCKER_API_VERSION } from "@whalewatcher/whalewatcher/docker";
+ * console.log(MIN_DOCKER_API_VERSION); // "1.24"
+ * ```
+ */
+export const MIN_DOCKER_API_VERSION = "1.24";
+
+/** What `GET /_ping` told: the API version, and podman's when it is podman. */
+interface Ping {
+  apiVersion: string;
+  podmanVersion?: string;
+}
+
+/** Whether API version `a` (`"1.41"`) is older than `b`. */
+export function olderApiVersion(a: string, b: string): boolean {
+  const [aMajor, aMinor] = a.split(".").map(Number);
+  const [bMajor, bMinor] = b.split(".").map(Number);
+  return aMajor < bMajor ||
+    (aMajor === bMajor && (aMinor ?? 0) < (bMinor ?? 0));
+}
+
+// A one-off request with its own agent, destroyed afterwards: nothing of
+// the probe stays open.
+function request(ep: DockerEndpoint) {
+  const common = {
+    path: "/_ping",
+    method: "GET",
+    headers: { host: "docker" },
+  };
+  if (ep.protocol === "https") {
+    const agent = new https.Agent({ keepAlive: false });
+    const req = https.request({
+      ...common,
+      host: ep.host,
+      port: ep.port,
+      ca: ep.ca,
+      cert: ep.cert,
+      key: ep.key,
+      agent,
+    });
+    return { req, agent };
+  }
+  const agent = new http.Agent({ keepAlive: false });
+  const req = http.request({
+    ...common,
+    ...(ep.socketPath
+      ? { socketPath: ep.socketPath }
+      : { host: ep.host, port: ep.port }),
+    agent,
+  });
+  return { req, agent };
+}
+
+/**
+ * Pings the Docker API at `ep`: its versions, `null` when something else
+ * answers; rejects with a typed error when the endpoint cannot be reached,
+ * and with a plain error when it does not answer in time or refuses.
+ */
+export function pingDocker(
+  ep: DockerEndpoint,
+  options: CallOptions = {},
+): Promise<Ping | null> {
+  const signal = options.signal ?? AbortSignal.timeout(PROBE_TIMEOUT_MS);
+  if (ep.socketPath) assertSocketAccess(ep.socketPath);
+  return new Promise<Ping | null>((resolve, reject) => {
+    if (signal.aborted) {
+      reject(new Error(`probing "${ep.api}" timed out or was aborted`));
+      return;
+    }
+    const { req, agent } = request(ep);
+    const done = () => {
+      signal.removeEventListener("abort", onAbort);
+      agent.destroy();
+    };
+    const onAbort = () => {
+      req.destroy();
+      done();
+      reject(new Error(`probing "${ep.api}" timed out after no answer`));
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    req.on("response", (res) => {
+      res.resume();
+      done();
+      const apiVersion = res.headers["api-version"];
+      const podman = res.headers["libpod-api-version"];
+      if (res.statusCode !== 200 || (!apiVersion && !podman)) {
+        resolve(null);
+        return;
+      }
+      resolve({
+        apiVersion: String(apiVersion ?? ""),
+        ...(podman ? { podmanVersion: String(podman) } : {}),
+      });
+    });
+    req.on("error", (err: Error & { code?: string }) => {
+      done();
+      if (signal.aborted) return;
+      const typed = connectFailure(ep.api, err, { engine: "docker.com" });
+      if (typed) return reject(typed);
+      // Refused: nobody listens (yet); the engine may be restarting.
+      if (/^(ECONNREFUSED|ETIMEDOUT)$/.test(err.code ?? "")) {
+        return reject(
+          new Error(`cannot connect to "${ep.api}": ${err.message}`, {
+            cause: err,
+          }),
+        );
+      }
+      // Reached, but what answered is not HTTP/1 Docker: it broke the
+      // connection or answered garbage (gRPC, another protocol).
+      resolve(null);
+    });
+    req.end();
+  });
+}
+
+/**
+ * Tells whether a Docker API answers on `endpoint` (`GET /_ping`): a result
+ * (type `"podman.io"` when the `Libpod-Api-Version` header says podman), or
+ * `null` when something else answers; rejects when the endpoint cannot be
+ * reached (`EngineNotFoundError`, `EnginePermissionError`) or does not
+ * answer in time.
+ *
+ * @example
+ * ```ts ignore
+ * import { probeDocker } from "@whalewatcher/whalewatcher/docker";
+ * console.log(await probeDocker("/run/docker.sock")); // { type: "docker.com", version: "1.41" }
+ * ```
+ */
+export async function probeDocker(
+  endpoint: string,
+  options: CallOptions = {},
+): Promise<ProbeResult | null> {
+  const ping = await pingDocker(parseDockerEndpoint(endpoint), options);
+  if (!ping) return null;
+  return ping.podmanVersion
+    ? { type: "podman.io", version: ping.podmanVersion }
+    : { type: "docker.com", version: ping.apiVersion };
+}
+
+/**
+ * Checks that a usable Docker API answers at `ep`, as a watch's pre-flight:
+ * rejects with `NotAnEngineError` when something else answers and with
+ * `EngineTooOldError` below {@linkcode MIN_DOCKER_API_VERSION}.
+ */
+export async function checkDocker(
+  ep: DockerEndpoint,
+  options: CallOptions & { engine?: string } = {},
+): Promise<Ping> {
+  const ping = await pingDocker(ep, options);
+  const engine = options.engine ?? "docker.com";
+  if (!ping) {
+    throw new NotAnEngineError(ep.api, {
+      engine,
+      detail: "GET /_ping gave no Docker API answer",
+    });
+  }
+  if (
+    ping.apiVersion && olderApiVersion(ping.apiVersion, MIN_DOCKER_API_VERSION)
+  ) {
+    throw new EngineTooOldError(ep.api, {
+      engine,
+      version: `API ${ping.apiVersion}`,
+      minimum: `API ${MIN_DOCKER_API_VERSION}`,
+    });
+  }
+  return ping;
+}
