@@ -23,51 +23,18 @@ for pair in dockerd:docker.io containerd:containerd runc:runc \
     need+=("$pkg")
   fi
 done
+# shellcheck source=tests/engines/_apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/_apt.sh"
 if [ ${#need[@]} -gt 0 ]; then
-  # Debian starts the daemons of packages it installs. A policy-rc.d that
-  # denies every start keeps the new ones stopped (the rig runs its own, on
-  # private sockets) and leaves running services as they are; a host's own
-  # policy-rc.d is used as it is.
-  guard=""
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    guard=/usr/sbin/policy-rc.d
-    trap 'rm -f "$guard"' EXIT
-    printf '#!/bin/sh\n# whalewatcher rig install: no service starts\nexit 101\n' >"$guard"
-    chmod 755 "$guard"
-  fi
-  log "apt-get install ${need[*]}"
-  apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
-    install -y -qq "${need[@]}" >/dev/null
-  if [ -n "$guard" ]; then
-    rm -f "$guard"
-    trap - EXIT
-  fi
+  log "apt-get install ${need[*]} (their services not started)"
+  apt_install "${need[@]}"
 fi
 
 # containerd 1.7 from trixie, unpacked privately.
 CTRD17="$CACHE/containerd17"
 if [ ! -x "$CTRD17/usr/bin/containerd" ]; then
-  # shellcheck source=tests/engines/_mirror.sh
-  source "$(dirname "${BASH_SOURCE[0]}")/_mirror.sh"
-  mirror=$(debian_mirror) || { log "no Debian mirror found in apt sources"; exit 1; }
-  apt_dir="$CACHE/apt"
-  rm -rf "$apt_dir"
-  mkdir -p "$apt_dir/lists/partial" "$apt_dir/deb"
-  keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-  echo "deb [signed-by=$keyring] $mirror trixie main" >"$apt_dir/sources.list"
-  opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list"
-    -o "Dir::Etc::SourceParts=/dev/null"
-    -o "Dir::State::Lists=$apt_dir/lists"
-    -o "Dir::Cache::Archives=$apt_dir/deb"
-    -o "APT::Sandbox::User=root")
   log "downloading containerd from trixie"
-  apt-get "${opts[@]}" update -qq >/dev/null
-  (cd "$apt_dir/deb" && apt-get "${opts[@]}" download containerd >/dev/null)
-  rm -rf "$CTRD17.tmp"
-  dpkg -x "$apt_dir"/deb/containerd_*.deb "$CTRD17.tmp"
-  mv "$CTRD17.tmp" "$CTRD17"
-  rm -rf "$apt_dir"
+  deb_unpack trixie containerd "$CTRD17" "$CACHE"
 fi
 
 # The busybox rootfs tarball: the static binary plus one link per applet.
