@@ -33,7 +33,7 @@ snapshot() {
 }
 
 check() {
-  local dir=$1 name before p cmd link r n f c
+  local dir=$1 name before p cmd link r n f c base
   name=$(basename "$dir")
   before=$(cat)
   local -a left=()
@@ -52,13 +52,13 @@ check() {
   for r in $RUNC_ROOTS; do
     for n in "$r"/*; do
       [ -e "$n" ] || continue
-      case " $DEFAULT_NAMES " in
-      *" $(basename "$n") "*)
+      base=$(basename "$n")
+      if [[ " $DEFAULT_NAMES " == *" $base "* ]]; then
         grep -qxF "runc $n" <<<"$before" ||
           left+=("runc state $n (not there before the rig started)")
-        ;;
-      *"${name#ww-rig.}"*) left+=("runc state $n") ;;
-      esac
+      elif [[ "$base" == *"${name#ww-rig.}"* ]]; then
+        left+=("runc state $n")
+      fi
       for f in "$n"/*/state.json "$n"/state.json; do
         [ -f "$f" ] && grep -qF "$dir/" "$f" && left+=("runc state ${f%/state.json}")
       done
