@@ -18,8 +18,8 @@
 // events at the rate given on stdin (`RATE SECONDS`) and prints `done M`.
 import { startAgent } from "../../serve/mod.ts";
 import { rig } from "../engines/rig.ts";
+import { docker } from "../engines/docker.ts";
 import { memFleet } from "../serve/_mem_fleet.ts";
-import { docker } from "../engines/rig.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const enc = new TextEncoder();

@@ -9,7 +9,8 @@
 
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { consumerTest, Daemon, KUBECTL, until } from "../engines/consumers.ts";
-import { docker, integrationTest, type Rig } from "../engines/rig.ts";
+import { integrationTest, primary, type Rig } from "../engines/rig.ts";
+import { docker } from "../engines/docker.ts";
 import {
   type K8sObject,
   parseContainerfile,
@@ -193,7 +194,7 @@ integrationTest(
         "{{.Server.Version}}",
       ];
       const ctr = [
-        rig.ctrBin,
+        primary("containerd").ctr!,
         "--address",
         `${dir}/containerd.sock`,
         "version",
@@ -361,12 +362,15 @@ integrationTest(
     };
     const checkout = root.replace(/\/$/, "");
     // In a private mount namespace (gone with the agent): the cache and the
-    // checkout read-only, as in the image with readOnlyRootFilesystem.
+    // checkout read-only, as in the image with readOnlyRootFilesystem; the
+    // checkout at a path of its own, as the image's WORKDIR (the image's
+    // user may not reach the checkout's own path, e.g. a clone under /root).
+    const app = `${dir}/app`;
     const script = [
-      `mkdir ${quote(`${dir}/deno-dir`)}`,
+      `mkdir ${quote(`${dir}/deno-dir`)} ${quote(app)}`,
       `mount --bind -o ro ${quote(denoDir)} ${quote(`${dir}/deno-dir`)}`,
-      `mount --bind -o ro ${quote(checkout)} ${quote(checkout)}`,
-      `cd ${quote(checkout)}`,
+      `mount --bind -o ro ${quote(checkout)} ${quote(app)}`,
+      `cd ${quote(app)}`,
       `exec setpriv --reuid ${uid} --regid ${gid} --groups ${dockerGid} -- env -i ${
         Object.entries(env).map(([k, v]) => quote(`${k}=${v}`)).join(" ")
       } ${quote(Deno.execPath())} ${

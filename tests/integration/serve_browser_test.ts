@@ -15,7 +15,8 @@ import {
   launchChromium,
   until,
 } from "../engines/consumers.ts";
-import { docker, type Rig } from "../engines/rig.ts";
+import type { Rig } from "../engines/rig.ts";
+import { docker } from "../engines/docker.ts";
 import { Fleet } from "../../mod.ts";
 import { startAgent } from "../../serve/mod.ts";
 import type { Page } from "puppeteer-core";

@@ -12,7 +12,8 @@ import {
   startPrometheus,
   until,
 } from "../engines/consumers.ts";
-import { docker, type Rig } from "../engines/rig.ts";
+import type { Rig } from "../engines/rig.ts";
+import { docker } from "../engines/docker.ts";
 import { Fleet } from "../../mod.ts";
 import { startAgent } from "../../serve/mod.ts";
 import { parse, stringify } from "yaml";

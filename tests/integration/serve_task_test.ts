@@ -5,7 +5,8 @@
 // limit) while a well-behaved client keeps being served and RSS stays
 // bounded.
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
-import { docker, integrationTest, waitFor } from "../engines/rig.ts";
+import { integrationTest, waitFor } from "../engines/rig.ts";
+import { docker } from "../engines/docker.ts";
 import { SseClient } from "../serve/_sse_client.ts";
 import {
   connect,

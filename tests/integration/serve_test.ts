@@ -10,13 +10,14 @@ import {
 import { Fleet } from "../../mod.ts";
 import { type Agent, main, startAgent } from "../../serve/mod.ts";
 import {
-  docker,
   integrationTest,
+  primary,
   type Rig,
   startEngine,
   stopEngine,
   waitFor,
 } from "../engines/rig.ts";
+import { docker } from "../engines/docker.ts";
 import { SseClient, type SseClient as Sse } from "../serve/_sse_client.ts";
 import { request, targetOf } from "../serve/_raw_http.ts";
 
@@ -797,7 +798,7 @@ integrationTest(
         (e) => e.some((m) => m.json.id === id || snapshotHas(m, id)),
         "the container in the stream",
       );
-      await stopEngine("dockerd");
+      await stopEngine(primary("docker"));
       try {
         let reasons = "";
         await waitFor(async () => {
@@ -811,7 +812,7 @@ integrationTest(
           "engine-removed",
         );
       } finally {
-        await startEngine("dockerd");
+        await startEngine(primary("docker"));
       }
       await waitFor(async () => (await healthz()).status === 200, {
         what: "healthz back to 200",
