@@ -1,7 +1,7 @@
 // The tests' one socket proxy: forwards a unix socket or a loopback TCP port
 // to an engine's unix socket, byte for byte, and sees each HTTP request as
-// it passes, so a test can log, count, hold (a gate) or mute (swallow the
-// responses of) requests.
+// it passes, so a test can log, count, hold (a gate), mute (swallow the
+// responses of) or answer requests itself.
 
 /** An HTTP request seen by the proxy: its request line. */
 export interface ProxyRequest {
@@ -18,6 +18,11 @@ export interface ProxyHooks {
   onResponse?(request: ProxyRequest): void;
   /** Whether this response's bytes are swallowed (right now). */
   mute?(request: ProxyRequest): boolean;
+  /**
+   * A raw HTTP response to answer this request with, instead of the
+   * engine's (the request is not forwarded; for requests without a body).
+   */
+  reply?(request: ProxyRequest): string | undefined;
 }
 
 const REQUEST_LINE = /^([A-Z]+) (\S+) HTTP\/1\.[01]\r\n/;
@@ -92,6 +97,12 @@ export class SocketProxy implements AsyncDisposable {
             hooks.onRequest?.(request),
             this.#closed.promise,
           ]);
+          const reply = hooks.reply?.(request);
+          if (reply !== undefined) {
+            answered = true;
+            await client.write(new TextEncoder().encode(reply));
+            continue;
+          }
         }
         await server.write(chunk);
       }

@@ -1,46 +1,112 @@
-// A child process whose stdout a test reads line by line (the CLI, the
-// examples), ended with Ctrl-C.
+// A child process whose stdout (and stderr) a test reads line by line (the
+// CLI, the examples), ended with Ctrl-C.
 
-/** A spawned command's stdout, line by line. */
-export class ChildLines implements AsyncDisposable {
-  /** The lines read so far. */
+// One stream of a child, read in the background (so the child never blocks
+// on a full pipe) and handed out line by line.
+class Lines {
   readonly lines: string[] = [];
-  readonly #child: Deno.ChildProcess;
+  #pending: string[] = [];
+  #partial = "";
+  #done = false;
+  #wake: (() => void) | undefined;
   readonly #reader: ReadableStreamDefaultReader<string>;
-  readonly #stderr: Promise<string>;
-  #buffer = "";
+  readonly #pumping: Promise<void>;
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.#reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+    this.#pumping = this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    try {
+      while (true) {
+        const { value, done } = await this.#reader.read();
+        if (done) break;
+        const parts = (this.#partial + value).split("\n");
+        this.#partial = parts.pop()!;
+        this.#pending.push(...parts);
+        this.#wake?.();
+      }
+    } catch {
+      // cancelled
+    } finally {
+      this.#done = true;
+      this.#wake?.();
+    }
+  }
+
+  /** The next line; undefined at the end of the stream. */
+  async next(): Promise<string | undefined> {
+    while (this.#pending.length === 0) {
+      if (this.#done) return undefined;
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+    const line = this.#pending.shift()!;
+    this.lines.push(line);
+    return line;
+  }
+
+  /** Everything read so far and what is left, as text. */
+  async rest(): Promise<string> {
+    while (await this.next() !== undefined) {
+      // read to the end
+    }
+    return this.lines.join("\n") + this.#partial;
+  }
+
+  async cancel(): Promise<void> {
+    await this.#reader.cancel().catch(() => {});
+    await this.#pumping;
+  }
+}
+
+/** A spawned command's stdout and stderr, line by line. */
+export class ChildLines implements AsyncDisposable {
+  readonly #child: Deno.ChildProcess;
+  readonly #out: Lines;
+  readonly #err: Lines;
   #status: Promise<Deno.CommandStatus> | undefined;
 
   /** Spawns `command` (its stdout and stderr piped). */
   constructor(command: Deno.Command) {
     this.#child = command.spawn();
-    this.#reader = this.#child.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
-    this.#stderr = new Response(this.#child.stderr).text();
+    this.#out = new Lines(this.#child.stdout);
+    this.#err = new Lines(this.#child.stderr);
   }
 
-  /** The next line; fails, with what the child printed, when it ended. */
+  /** The stdout lines read so far. */
+  get lines(): string[] {
+    return this.#out.lines;
+  }
+
+  /** The stderr lines read so far. */
+  get errLines(): string[] {
+    return this.#err.lines;
+  }
+
+  /** The next stdout line; fails, with what the child printed, when it ended. */
   async next(): Promise<string> {
-    while (!this.#buffer.includes("\n")) {
-      const { value, done } = await this.#reader.read();
-      if (done) {
-        throw new Error(
-          `the child ended; stdout:\n${
-            this.lines.join("\n")
-          }${this.#buffer}\nstderr:\n${await this
-            .#stderr}`,
-        );
-      }
-      this.#buffer += value;
-    }
-    const i = this.#buffer.indexOf("\n");
-    const line = this.#buffer.slice(0, i);
-    this.#buffer = this.#buffer.slice(i + 1);
-    this.lines.push(line);
+    const line = await this.#out.next();
+    if (line === undefined) throw await this.#ended();
     return line;
   }
 
-  /** Reads lines until one matches `re`; returns it. */
+  /** The next stderr line; fails like {@linkcode next} when it ended. */
+  async nextErr(): Promise<string> {
+    const line = await this.#err.next();
+    if (line === undefined) throw await this.#ended();
+    return line;
+  }
+
+  async #ended(): Promise<Error> {
+    return new Error(
+      `the child ended; stdout:\n${await this.#out
+        .rest()}\nstderr:\n${await this
+        .#err.rest()}`,
+    );
+  }
+
+  /** Reads stdout lines until one matches `re`; returns it. */
   async until(re: RegExp): Promise<string> {
     while (true) {
       const line = await this.next();
@@ -57,8 +123,8 @@ export class ChildLines implements AsyncDisposable {
         // already gone
       }
       const status = await this.#child.status;
-      await this.#reader.cancel().catch(() => {});
-      await this.#stderr;
+      await this.#out.cancel();
+      await this.#err.cancel();
       return status;
     })();
     return this.#status.then((s) => s.code);

@@ -325,7 +325,9 @@ function gatedClient(
   options: DockerOptions = {},
 ) {
   const gate = new Gate();
-  const state = { inflight: 0, max: 0, total: 0 };
+  // `failNext`: the next inspection is answered with a 500 (a failure that
+  // is no 404).
+  const state = { inflight: 0, max: 0, total: 0, failNext: false };
   const proxy = new SocketProxy(engine.socket, {
     path: `${rig.dir}/${uniq("gate")}.sock`,
   }, {
@@ -333,7 +335,15 @@ function gatedClient(
       if (!INSPECT.test(r.path)) return;
       state.total++;
       state.max = Math.max(state.max, ++state.inflight);
+      if (state.failNext) return; // answered at once, by reply()
       return gate.passed();
+    },
+    reply(r) {
+      if (!INSPECT.test(r.path) || !state.failNext) return undefined;
+      state.failNext = false;
+      state.inflight--;
+      const body = '{"message":"failed by the test"}';
+      return `HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
     },
     onResponse(r) {
       if (INSPECT.test(r.path)) state.inflight--;
@@ -390,6 +400,25 @@ dockerTest(
     const reason = new Error("enough");
     abort.abort(reason);
     await assertRejects(() => aborted, (err) => err === reason);
+  },
+);
+
+dockerTest(
+  "client list stops inspecting at the first failure: no inspection starts after it",
+  async (cli, engine, rig) => {
+    await Promise.all(
+      Array.from({ length: 9 }, () => cli.run({ name: uniq("pool") })),
+    );
+    await using gated = gatedClient(engine, rig, { concurrency: 3 });
+    const { gate, state, client } = gated;
+    gate.shut();
+    state.failNext = true; // the first inspection fails, two are held
+    await assertRejects(() => bounded(client.list(), "the failed list"));
+    gate.open();
+    // A call after the list failed: an inspection the pool still started
+    // would have been sent before it.
+    await client.version();
+    assertEquals(state.total, 3);
   },
 );
 
