@@ -38,3 +38,19 @@ export function socketPath(endpoint: string): string {
   if (endpoint.startsWith("unix:")) return endpoint.slice("unix:".length);
   return endpoint;
 }
+
+/**
+ * Channel options of the gRPC adaptors. grpc-js backs off reconnecting up
+ * to 120 s by default, so after an engine restart a resync could wait that
+ * long for the channel; the watcher has its own backoff, so the channel
+ * reconnects quickly (local sockets make that cheap).
+ *
+ * @example
+ * ```ts ignore
+ * new grpc.Client(target, credentials, { ...CHANNEL_OPTIONS });
+ * ```
+ */
+export const CHANNEL_OPTIONS: Readonly<Record<string, number>> = Object.freeze({
+  "grpc.initial_reconnect_backoff_ms": 100,
+  "grpc.max_reconnect_backoff_ms": 1000,
+});

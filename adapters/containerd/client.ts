@@ -23,6 +23,7 @@ import {
 import { mapPool } from "../../engineclient/_async.ts";
 import { assertSocketAccess } from "../../engineclient/_failures.ts";
 import {
+  CHANNEL_OPTIONS,
   grpcFailure,
   grpcTarget,
   isGrpcStatus,
@@ -192,7 +193,10 @@ export class ContainerdClient
     this.client = this.#grpc = new grpc.Client(
       grpcTarget(target),
       grpc.credentials.createInsecure(),
-      { "grpc.max_receive_message_length": MAX_RECEIVE_BYTES },
+      {
+        ...CHANNEL_OPTIONS,
+        "grpc.max_receive_message_length": MAX_RECEIVE_BYTES,
+      },
     );
   }
 

@@ -7,6 +7,7 @@
 
 import * as grpc from "@grpc/grpc-js";
 import {
+  CHANNEL_OPTIONS,
   grpcFailure,
   grpcTarget,
   isGrpcStatus,
@@ -197,7 +198,7 @@ export class CriClient implements EngineClient, Preflighter, AsyncDisposable {
     this.client = this.#grpc = new grpc.Client(
       grpcTarget(target),
       grpc.credentials.createInsecure(),
-      options.channelOptions ?? {},
+      { ...CHANNEL_OPTIONS, ...options.channelOptions },
     );
   }
 

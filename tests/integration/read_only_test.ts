@@ -6,7 +6,11 @@ import http from "node:http";
 import * as grpc from "@grpc/grpc-js";
 import { assert, assertEquals } from "../_assert.ts";
 import "../../mod.ts";
-import { type EngineClient, engineRegistry } from "../../engineclient/mod.ts";
+import {
+  type EngineClient,
+  type EngineOptions,
+  engineRegistry,
+} from "../../engineclient/mod.ts";
 import { Watcher } from "../../watcher/mod.ts";
 import { CriTestClient } from "../engines/cri_client.ts";
 import { primaryCtr } from "../engines/containerd.ts";
@@ -14,9 +18,11 @@ import { DockerCli } from "../engines/docker.ts";
 import { integrationTest, primary, type Rig, uniq } from "../engines/rig.ts";
 import { EventRecorder, type Marker, watchReady } from "./_recorder.ts";
 
-// The only write: containerd's subscription handshake publishes one empty
-// event on a topic of ours (/whalewatcher/subscribed/…); no container,
-// task, image or namespace changes.
+// Reads only. The one write an adaptor makes is checked on its own below:
+// containerd's subscription confirmation publishes one empty event on a
+// topic of ours (/whalewatcher/subscribed/<uuid>); no container, task,
+// image or namespace changes. With `confirmSubscription: false` it is gone.
+const PUBLISH = "/containerd.services.events.v1.Events/Publish";
 const GRPC_ALLOWED = new Set([
   "/containerd.services.version.v1.Version/Version",
   "/containerd.services.introspection.v1.Introspection/Server",
@@ -26,7 +32,6 @@ const GRPC_ALLOWED = new Set([
   "/containerd.services.tasks.v1.Tasks/List",
   "/containerd.services.tasks.v1.Tasks/Get",
   "/containerd.services.events.v1.Events/Subscribe",
-  "/containerd.services.events.v1.Events/Publish",
   "/runtime.v1.RuntimeService/Version",
   "/runtime.v1.RuntimeService/ListContainers",
   "/runtime.v1.RuntimeService/ListPodSandbox",
@@ -44,10 +49,13 @@ const DOCKER_ALLOWED = [
   /^GET \/events(\?.*)?$/,
 ];
 
-/** Records the calls made while `fn` runs. */
+/**
+ * Records the calls made while `fn` runs; the requests of containerd's
+ * Publish calls go to `published`, with their namespace.
+ */
 async function recording(
   fn: () => Promise<void>,
-  options: { except?: unknown } = {},
+  options: { except?: unknown; published?: unknown[] } = {},
 ): Promise<string[]> {
   const calls: string[] = [];
   const proto = grpc.Client.prototype as unknown as Record<
@@ -59,6 +67,10 @@ async function recording(
   const request = http.request;
   proto.makeUnaryRequest = function (this: unknown, ...args: unknown[]) {
     if (this !== options.except) calls.push(String(args[0]));
+    if (args[0] === PUBLISH) {
+      const namespace = (args[4] as grpc.Metadata).get("containerd-namespace");
+      options.published?.push({ ...args[3] as object, namespace });
+    }
     return unary.apply(this, args);
   };
   proto.makeServerStreamRequest = function (this: unknown, ...args: unknown[]) {
@@ -91,10 +103,11 @@ async function fullWatch(
   type: string,
   endpoint: string,
   container: Marker,
+  options: EngineOptions = {},
 ): Promise<void> {
   const adapter = engineRegistry.get(type);
   assert(await adapter.probe!(endpoint));
-  const engine: EngineClient = await adapter.create(endpoint);
+  const engine: EngineClient = await adapter.create(endpoint, options);
   await using watcher = new Watcher(engine);
   await using _watch = await watchReady(watcher);
   const rec = new EventRecorder(watcher);
@@ -129,20 +142,51 @@ integrationTest(
     assertEquals(bad, []);
     assert(dockerCalls.some((c) => c.startsWith("GET /events")));
 
-    const ctrdCalls = await recording(() =>
+    const published: unknown[] = [];
+    const ctrdCalls = await recording(
+      () =>
+        fullWatch(
+          "containerd.io",
+          rig.containerdSocket,
+          primaryCtr().marker("default"),
+        ),
+      { published },
+    );
+    // The one write: one empty event per subscription on a topic of ours.
+    assert(published.length >= 1);
+    for (const p of published) {
+      const { topic, event, namespace } = p as {
+        topic: string;
+        event: { type_url: string; value: Uint8Array };
+        namespace: string[];
+      };
+      assert(/^\/whalewatcher\/subscribed\/[0-9a-f-]{36}$/.test(topic), topic);
+      assertEquals(
+        event.type_url,
+        "types.googleapis.com/google.protobuf.Empty",
+      );
+      assertEquals(event.value.length, 0);
+      assertEquals(namespace, ["default"]);
+    }
+    // Strictly read-only when asked: no Publish at all, and it still works.
+    const strictCalls = await recording(() =>
       fullWatch(
         "containerd.io",
         rig.containerdSocket,
         primaryCtr().marker("default"),
+        { confirmSubscription: false },
       )
     );
+    assert(!strictCalls.includes(PUBLISH));
     const criCalls = await recording(
       () => fullWatch("cri", rig.containerdSocket, cri.marker(pod)),
       { except: cri.client },
     );
-    const grpcCalls = [...ctrdCalls, ...criCalls].filter((c) =>
-      c.startsWith("/")
-    );
+    const grpcCalls = [
+      ...ctrdCalls.filter((c) => c !== PUBLISH),
+      ...strictCalls,
+      ...criCalls,
+    ].filter((c) => c.startsWith("/"));
     assertEquals(grpcCalls.filter((c) => !GRPC_ALLOWED.has(c)), []);
     assert(
       ctrdCalls.includes("/containerd.services.events.v1.Events/Subscribe"),
