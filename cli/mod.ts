@@ -20,13 +20,9 @@
  * @module
  */
 
-import {
-  AdapterLoadError,
-  checkEngineTypes,
-  loadAdapters,
-} from "./_adapters.ts";
-import { type CliArgs, parseCliArgs, USAGE, UsageError } from "./_args.ts";
+import { parseCliArgs, USAGE } from "./_args.ts";
 import { watchLive, watchOnce } from "./_fleet.ts";
+import { prepare, untilStopped } from "./_main.ts";
 import { Output } from "./_output.ts";
 
 /**
@@ -65,44 +61,22 @@ export async function main(
 ): Promise<number> {
   const out = options.out ?? ((line: string) => console.log(line));
   const err = options.err ?? ((line: string) => console.error(line));
-  let cli: CliArgs;
-  try {
-    cli = parseCliArgs(args, {
-      isTty: Deno.stdout.isTerminal(),
-      noColor: Deno.noColor,
-    });
-    if (cli.help) {
-      out(USAGE);
-      return 0;
-    }
-    await loadAdapters(cli.adapters);
-    checkEngineTypes(cli.engines);
-  } catch (e) {
-    if (e instanceof UsageError || e instanceof AdapterLoadError) {
-      err(`whalewatcher: ${e.message}`);
-      return 2;
-    }
-    throw e;
-  }
+  const cli = await prepare(
+    () =>
+      parseCliArgs(args, {
+        isTty: Deno.stdout.isTerminal(),
+        noColor: Deno.noColor,
+      }),
+    USAGE,
+    { out, err },
+  );
+  if (typeof cli === "number") return cli;
   const output = new Output(cli, { out, err });
   if (cli.once) return await watchOnce(cli, output);
-
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  if (options.signal) {
-    options.signal.addEventListener("abort", onSignal, { once: true });
-  } else {
-    for (const s of signals) Deno.addSignalListener(s, onSignal);
-  }
-  try {
-    return await watchLive(cli, output, stop.signal);
-  } finally {
-    options.signal?.removeEventListener("abort", onSignal);
-    if (!options.signal) {
-      for (const s of signals) Deno.removeSignalListener(s, onSignal);
-    }
-  }
+  return await untilStopped(
+    options.signal,
+    (stop) => watchLive(cli, output, stop),
+  );
 }
 
 if (import.meta.main) {

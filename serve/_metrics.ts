@@ -61,16 +61,116 @@ function engineLabels(e: { type: string; api: string }): Labels {
   return { engine_type: e.type, engine_api: e.api };
 }
 
-/** Everything the agent tells Prometheus, as of `now` (ms since the epoch). */
-export function renderMetrics(
-  fleet: Fleet,
-  hub: Hub,
-  options: { now: number; startTime: number },
-): string {
-  const out = new Exposition();
-  const members = fleet.engines();
+type Member = ReturnType<Fleet["engines"]>[number];
+type Family = [name: string, type: "counter" | "gauge", help: string];
 
-  const containers: Sample[] = [];
+// One series per engine of the fleet, from its watcher (or client).
+const PER_ENGINE: [
+  ...Family,
+  (m: Member, now: number) => number | undefined,
+][] = [
+  [
+    "whalewatcher_engine_up",
+    "gauge",
+    "Whether the engine's watch is in sync (1) or not: syncing, resyncing or failed (0).",
+    (m) => m.state === "ready" ? 1 : 0,
+  ],
+  [
+    "whalewatcher_last_sync_age_seconds",
+    "gauge",
+    "Seconds since the engine's containers were last listed and merged.",
+    (m, now) => {
+      const t = m.watcher.stats.lastSyncTime;
+      return t > 0 ? Math.max(0, (now - t) / 1000) : undefined;
+    },
+  ],
+  [
+    "whalewatcher_syncs_total",
+    "counter",
+    "Lists merged into the engine's portfolio: the first, resyncs and reconciliations.",
+    (m) => m.watcher.stats.syncs,
+  ],
+  [
+    "whalewatcher_resyncs_total",
+    "counter",
+    "Resynchronizations after a lost event stream or a failed list.",
+    (m) => m.watcher.stats.resyncs,
+  ],
+  [
+    "whalewatcher_watch_failures_total",
+    "counter",
+    "Watch sessions that failed (lost stream, failed list, stall).",
+    (m) => m.watcher.stats.failures,
+  ],
+  [
+    "whalewatcher_stalls_total",
+    "counter",
+    "Watch sessions failed because the engine stalled past the stall timeout.",
+    (m) => m.watcher.stats.stalls,
+  ],
+  [
+    "whalewatcher_subscriber_overflows_total",
+    "counter",
+    "Subscriptions to the engine's watcher ended because their reader fell behind.",
+    (m) => m.watcher.stats.overflows,
+  ],
+  [
+    "whalewatcher_engine_api_calls_total",
+    "counter",
+    "Calls the adaptor made to the engine's API.",
+    (m) => m.watcher.engine.stats?.calls,
+  ],
+  [
+    "whalewatcher_engine_stream_events_total",
+    "counter",
+    "Events read from the engine's event stream, before decoding.",
+    (m) => m.watcher.engine.stats?.events,
+  ],
+  [
+    "whalewatcher_engine_skipped_events_total",
+    "counter",
+    "Events of the engine's stream the adaptor skipped (not lifecycle, or undecodable).",
+    (m) => m.watcher.engine.stats?.skippedEvents,
+  ],
+];
+
+// Series of the agent itself.
+const AGENT: [...Family, (hub: Hub, startTime: number) => number][] = [
+  [
+    "whalewatcher_sse_clients",
+    "gauge",
+    "Clients connected to /events.",
+    (hub) => hub.clients,
+  ],
+  [
+    "whalewatcher_sse_clients_dropped_total",
+    "counter",
+    "Clients of /events dropped because they fell more than the client queue behind.",
+    (hub) => hub.stats.dropped,
+  ],
+  [
+    "whalewatcher_agent_resyncs_total",
+    "counter",
+    "Times the agent fell behind the fleet's event stream and rebuilt its picture from the fleet.",
+    (hub) => hub.stats.resyncs,
+  ],
+  [
+    "process_resident_memory_bytes",
+    "gauge",
+    "Resident memory size of the agent process in bytes.",
+    () => Deno.memoryUsage().rss,
+  ],
+  [
+    "process_start_time_seconds",
+    "gauge",
+    "Start time of the agent since the Unix epoch in seconds.",
+    (_hub, startTime) => startTime / 1000,
+  ],
+];
+
+// Alive containers by engine, project and state.
+function containerSamples(hub: Hub): Sample[] {
+  const samples: Sample[] = [];
   for (const entry of hub.model.engines.values()) {
     const counts = new Map<string, { running: number; paused: number }>();
     for (const c of entry.containers.values()) {
@@ -81,46 +181,49 @@ export function renderMetrics(
     for (const [project, n] of counts) {
       for (const state of ["running", "paused"] as const) {
         if (n[state] === 0) continue;
-        containers.push([
+        samples.push([
           { ...engineLabels(entry.ref), project, state },
           n[state],
         ]);
       }
     }
   }
+  return samples;
+}
+
+function eventSamples(hub: Hub): Sample[] {
+  const samples: Sample[] = [];
+  for (const counter of hub.stats.events.values()) {
+    for (const [type, n] of Object.entries(counter.counts)) {
+      samples.push([{ ...engineLabels(counter), type }, n]);
+    }
+  }
+  return samples;
+}
+
+/** Everything the agent tells Prometheus, as of `now` (ms since the epoch). */
+export function renderMetrics(
+  fleet: Fleet,
+  hub: Hub,
+  options: { now: number; startTime: number },
+): string {
+  const out = new Exposition();
   out.family(
     "whalewatcher_containers",
     "gauge",
     'Alive containers by engine, compose project ("" for none) and state (running or paused).',
-    containers,
+    containerSamples(hub),
   );
-
-  const events: Sample[] = [];
-  for (const counter of hub.stats.events.values()) {
-    for (const [type, n] of Object.entries(counter.counts)) {
-      events.push([{ ...engineLabels(counter), type }, n]);
-    }
-  }
   out.family(
     "whalewatcher_events_total",
     "counter",
     "Container lifecycle events served, by engine and type (started, exited, paused, unpaused), including those of synchronizations.",
-    events,
+    eventSamples(hub),
   );
-
-  const perEngine = (
-    pick: (m: (typeof members)[number]) => number | undefined,
-  ): Sample[] =>
-    members.flatMap((m) => {
-      const v = pick(m);
-      return v === undefined ? [] : [[engineLabels(m.engine), v] as Sample];
-    });
-  out.family(
-    "whalewatcher_engine_up",
-    "gauge",
-    "Whether the engine's watch is in sync (1) or not: syncing, resyncing or failed (0).",
-    perEngine((m) => m.state === "ready" ? 1 : 0),
-  );
+  const members = fleet.engines();
+  for (const [name, type, help, pick] of PER_ENGINE) {
+    out.family(name, type, help, perEngine(members, pick, options));
+  }
   out.family(
     "whalewatcher_engine_info",
     "gauge",
@@ -130,93 +233,19 @@ export function renderMetrics(
       1,
     ]),
   );
-  out.family(
-    "whalewatcher_last_sync_age_seconds",
-    "gauge",
-    "Seconds since the engine's containers were last listed and merged.",
-    perEngine((m) => {
-      const t = m.watcher.stats.lastSyncTime;
-      return t > 0 ? Math.max(0, (options.now - t) / 1000) : undefined;
-    }),
-  );
-  out.family(
-    "whalewatcher_syncs_total",
-    "counter",
-    "Lists merged into the engine's portfolio: the first, resyncs and reconciliations.",
-    perEngine((m) => m.watcher.stats.syncs),
-  );
-  out.family(
-    "whalewatcher_resyncs_total",
-    "counter",
-    "Resynchronizations after a lost event stream or a failed list.",
-    perEngine((m) => m.watcher.stats.resyncs),
-  );
-  out.family(
-    "whalewatcher_watch_failures_total",
-    "counter",
-    "Watch sessions that failed (lost stream, failed list, stall).",
-    perEngine((m) => m.watcher.stats.failures),
-  );
-  out.family(
-    "whalewatcher_stalls_total",
-    "counter",
-    "Watch sessions failed because the engine stalled past the stall timeout.",
-    perEngine((m) => m.watcher.stats.stalls),
-  );
-  out.family(
-    "whalewatcher_subscriber_overflows_total",
-    "counter",
-    "Subscriptions to the engine's watcher ended because their reader fell behind.",
-    perEngine((m) => m.watcher.stats.overflows),
-  );
-  out.family(
-    "whalewatcher_engine_api_calls_total",
-    "counter",
-    "Calls the adaptor made to the engine's API.",
-    perEngine((m) => m.watcher.engine.stats?.calls),
-  );
-  out.family(
-    "whalewatcher_engine_stream_events_total",
-    "counter",
-    "Events read from the engine's event stream, before decoding.",
-    perEngine((m) => m.watcher.engine.stats?.events),
-  );
-  out.family(
-    "whalewatcher_engine_skipped_events_total",
-    "counter",
-    "Events of the engine's stream the adaptor skipped (not lifecycle, or undecodable).",
-    perEngine((m) => m.watcher.engine.stats?.skippedEvents),
-  );
-
-  out.family(
-    "whalewatcher_sse_clients",
-    "gauge",
-    "Clients connected to /events.",
-    [[{}, hub.clients]],
-  );
-  out.family(
-    "whalewatcher_sse_clients_dropped_total",
-    "counter",
-    "Clients of /events dropped because they fell more than the client queue behind.",
-    [[{}, hub.stats.dropped]],
-  );
-  out.family(
-    "whalewatcher_agent_resyncs_total",
-    "counter",
-    "Times the agent fell behind the fleet's event stream and rebuilt its picture from the fleet.",
-    [[{}, hub.stats.resyncs]],
-  );
-  out.family(
-    "process_resident_memory_bytes",
-    "gauge",
-    "Resident memory size of the agent process in bytes.",
-    [[{}, Deno.memoryUsage().rss]],
-  );
-  out.family(
-    "process_start_time_seconds",
-    "gauge",
-    "Start time of the agent since the Unix epoch in seconds.",
-    [[{}, options.startTime / 1000]],
-  );
+  for (const [name, type, help, pick] of AGENT) {
+    out.family(name, type, help, [[{}, pick(hub, options.startTime)]]);
+  }
   return out.text();
+}
+
+function perEngine(
+  members: Member[],
+  pick: (m: Member, now: number) => number | undefined,
+  options: { now: number },
+): Sample[] {
+  return members.flatMap((m) => {
+    const v = pick(m, options.now);
+    return v === undefined ? [] : [[engineLabels(m.engine), v] as Sample];
+  });
 }

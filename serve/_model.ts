@@ -179,61 +179,22 @@ export class Model {
    */
   diff(target: Model, now: number): (FleetEvent | FleetEngineEvent)[] {
     const out: (FleetEvent | FleetEngineEvent)[] = [];
-    const container = (
-      type: FleetEvent["type"],
-      c: Container,
-      engine: EngineRef,
-    ): FleetEvent => ({
-      type,
-      id: c.id,
-      project: c.project,
-      timestamp: now,
-      container: c,
-      engine,
-    });
-    const engineEvent = (
-      type: FleetEngineEvent["type"],
-      entry: EngineEntry,
-    ): FleetEngineEvent => ({
-      type,
-      engine: entry.ref,
-      timestamp: now,
-      ...(type === "engine-failed" ? { error: entry.error ?? "failed" } : {}),
-    });
     for (const [key, old] of this.engines) {
       if (target.engines.has(key)) continue;
       for (const c of old.containers.values()) {
-        out.push(container("exited", c, old.ref));
+        out.push(containerEvent("exited", c, old.ref, now));
       }
-      out.push(engineEvent("engine-removed", old));
+      out.push(engineEvent("engine-removed", old, now));
     }
     for (const [key, next] of target.engines) {
       const old = this.engines.get(key);
-      if (!old) out.push(engineEvent("engine-added", next));
-      const before = old?.containers ?? new Map<string, Container>();
-      for (const [id, c] of before) {
-        const now = next.containers.get(id);
-        if (!now || (now.pid !== c.pid && now.pid !== 0 && c.pid !== 0)) {
-          out.push(container("exited", c, next.ref));
-        }
-      }
-      for (const [id, c] of next.containers) {
-        const was = before.get(id);
-        if (!was || (was.pid !== c.pid && was.pid !== 0 && c.pid !== 0)) {
-          out.push(container("started", c, next.ref));
-        } else if (was.paused !== c.paused) {
-          out.push(container(c.paused ? "paused" : "unpaused", c, next.ref));
-        }
-      }
+      if (!old) out.push(engineEvent("engine-added", next, now));
+      out.push(...containerDiff(old?.containers ?? new Map(), next, now));
       if (
         (old?.stage ?? "syncing") !== next.stage && next.stage !== "syncing"
       ) {
-        out.push(
-          engineEvent(
-            next.stage === "ready" ? "engine-ready" : "engine-failed",
-            next,
-          ),
-        );
+        const type = next.stage === "ready" ? "engine-ready" : "engine-failed";
+        out.push(engineEvent(type, next, now));
       }
     }
     return out;
@@ -272,4 +233,64 @@ export class Model {
     }
     return { lastEventId, engines };
   }
+}
+
+// Another incarnation: the same ID with another (known) PID.
+function reborn(a: Container, b: Container): boolean {
+  return a.pid !== b.pid && a.pid !== 0 && b.pid !== 0;
+}
+
+// Exits, starts and pause changes that turn `before` into `next`'s containers.
+function containerDiff(
+  before: Map<string, Container>,
+  next: EngineEntry,
+  now: number,
+): FleetEvent[] {
+  const out: FleetEvent[] = [];
+  for (const [id, c] of before) {
+    const after = next.containers.get(id);
+    if (!after || reborn(after, c)) {
+      out.push(containerEvent("exited", c, next.ref, now));
+    }
+  }
+  for (const [id, c] of next.containers) {
+    const was = before.get(id);
+    if (!was || reborn(was, c)) {
+      out.push(containerEvent("started", c, next.ref, now));
+    } else if (was.paused !== c.paused) {
+      out.push(
+        containerEvent(c.paused ? "paused" : "unpaused", c, next.ref, now),
+      );
+    }
+  }
+  return out;
+}
+
+function containerEvent(
+  type: FleetEvent["type"],
+  c: Container,
+  engine: EngineRef,
+  timestamp: number,
+): FleetEvent {
+  return {
+    type,
+    id: c.id,
+    project: c.project,
+    timestamp,
+    container: c,
+    engine,
+  };
+}
+
+function engineEvent(
+  type: FleetEngineEvent["type"],
+  entry: EngineEntry,
+  timestamp: number,
+): FleetEngineEvent {
+  return {
+    type,
+    engine: entry.ref,
+    timestamp,
+    ...(type === "engine-failed" ? { error: entry.error ?? "failed" } : {}),
+  };
 }

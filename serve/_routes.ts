@@ -53,7 +53,9 @@ export function handle(ctx: RouteContext, req: Request): Response {
   return res;
 }
 
-function route(ctx: RouteContext, req: Request): Response {
+// Refuses what no route serves: other methods, overlong targets, foreign
+// hosts when there is no token.
+function screen(ctx: RouteContext, req: Request): void {
   if (req.method !== "GET" && req.method !== "HEAD") {
     throw new HttpError(
       405,
@@ -77,6 +79,10 @@ function route(ctx: RouteContext, req: Request): Response {
       }" is not this agent's: without a token it answers only to localhost, 127.0.0.1 and [::1]`,
     );
   }
+}
+
+function route(ctx: RouteContext, req: Request): Response {
+  screen(ctx, req);
   const url = new URL(req.url);
   const path = url.pathname;
   // Health carries no container data; the page is static (its data comes
@@ -96,22 +102,24 @@ function route(ctx: RouteContext, req: Request): Response {
     case "/events":
       return events(ctx, req, url);
     case "/metrics":
-      if ([...url.searchParams.keys()].length > 0) {
-        throw new HttpError(400, "/metrics takes no query parameters");
-      }
-      return new Response(
-        renderMetrics(ctx.fleet, ctx.hub, {
-          now: Date.now(),
-          startTime: ctx.startTime,
-        }),
-        {
-          headers: { ...COMMON_HEADERS, "content-type": METRICS_CONTENT_TYPE },
-        },
-      );
+      return metrics(ctx, url);
   }
   throw new HttpError(
     404,
     `no route ${path.slice(0, 128)} (routes: ${ROUTES.join(", ")})`,
+  );
+}
+
+function metrics(ctx: RouteContext, url: URL): Response {
+  if ([...url.searchParams.keys()].length > 0) {
+    throw new HttpError(400, "/metrics takes no query parameters");
+  }
+  return new Response(
+    renderMetrics(ctx.fleet, ctx.hub, {
+      now: Date.now(),
+      startTime: ctx.startTime,
+    }),
+    { headers: { ...COMMON_HEADERS, "content-type": METRICS_CONTENT_TYPE } },
   );
 }
 

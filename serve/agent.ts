@@ -169,10 +169,55 @@ function describe(e: FleetEngineEvent): string {
  */
 export async function startAgent(options: AgentOptions): Promise<Agent> {
   const listen = address(options.listen);
+  const token = checkAccess(listen, options.token);
+  const log = options.log ?? (() => {});
+  const csp = await pageCsp();
+  if (listen.transport === "unix") await clearStaleSocket(listen.path);
+  const hub = makeHub(options, log);
+  let settled = false;
+  options.fleet.ready.then(() => settled = true, () => settled = true);
+  const ctx = {
+    fleet: options.fleet,
+    hub,
+    token,
+    checkHost: !token && listen.transport === "tcp",
+    csp,
+    settled: () => settled,
+    startTime: Date.now(),
+  };
+  let server: Deno.HttpServer<Deno.NetAddr> | Deno.HttpServer<Deno.UnixAddr>;
+  try {
+    server = listenOn(listen, (req) => handle(ctx, req), log);
+  } catch (err) {
+    await hub.close();
+    throw err;
+  }
+  if (listen.transport === "unix") {
+    // Only the owner and its group may connect (connecting needs write).
+    await Deno.chmod(listen.path, 0o660).catch(() => {});
+  }
+  const addr: Deno.NetAddr | Deno.UnixAddr = server.addr;
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    closing ??= (async () => {
+      await hub.close();
+      await server.shutdown();
+      if (listen.transport === "unix") {
+        await Deno.remove(listen.path).catch(() => {});
+      }
+    })();
+  return { url: urlOf(addr), addr, close, [Symbol.asyncDispose]: close };
+}
+
+// The token, checked; refuses an address off loopback without one.
+function checkAccess(
+  listen: ReturnType<typeof address>,
+  given: string | undefined,
+): string | undefined {
   let token: string | undefined;
-  if (options.token !== undefined) {
+  if (given !== undefined) {
     try {
-      token = checkToken(options.token, "the token option");
+      token = checkToken(given, "the token option");
     } catch (err) {
       throw new TypeError((err as Error).message);
     }
@@ -184,12 +229,12 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
       } makes the agent reachable from other machines: give a token (or env ${TOKEN_ENV} to deno task serve), or listen on 127.0.0.1 or a unix socket`,
     );
   }
-  const { fleet } = options;
-  const log = options.log ?? (() => {});
-  const csp = await pageCsp();
-  if (listen.transport === "unix") await clearStaleSocket(listen.path);
+  return token;
+}
 
-  const hub = new Hub(fleet, {
+function makeHub(options: AgentOptions, log: (line: string) => void): Hub {
+  const { fleet } = options;
+  return new Hub(fleet, {
     bufferSize: options.bufferSize ?? SERVE_DEFAULTS.bufferSize,
     clientQueueSize: options.clientQueueSize ?? SERVE_DEFAULTS.clientQueueSize,
     heartbeatMs: options.heartbeatMs ??
@@ -203,26 +248,21 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     fleetQueueSize: options.fleetQueueSize,
     version: (key, signal) => {
       const member = fleet.engines().find((m) => engineKey(m.engine) === key);
-      return member ? member.watcher.version({ signal }) : Promise.resolve(
-        undefined,
-      );
+      return member
+        ? member.watcher.version({ signal })
+        : Promise.resolve(undefined);
     },
     onEvent: (e) => {
       if (isEngineEvent(e)) log(describe(e));
     },
   });
-  let settled = false;
-  fleet.ready.then(() => settled = true, () => settled = true);
-  const ctx = {
-    fleet,
-    hub,
-    token,
-    checkHost: !token && listen.transport === "tcp",
-    csp,
-    settled: () => settled,
-    startTime: Date.now(),
-  };
+}
 
+function listenOn(
+  listen: ReturnType<typeof address>,
+  handler: (req: Request) => Response | Promise<Response>,
+  log: (line: string) => void,
+): Deno.HttpServer<Deno.NetAddr> | Deno.HttpServer<Deno.UnixAddr> {
   const serveOptions = {
     onListen: () => {},
     onError: (err: unknown): Response => {
@@ -232,39 +272,21 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
       return jsonResponse(500, { error: "internal error" });
     },
   };
-  let server: Deno.HttpServer<Deno.NetAddr> | Deno.HttpServer<Deno.UnixAddr>;
-  try {
-    server = listen.transport === "unix"
-      ? Deno.serve(
-        { ...serveOptions, path: listen.path, transport: "unix" },
-        (req) => handle(ctx, req),
-      )
-      : Deno.serve(
-        { ...serveOptions, hostname: listen.hostname, port: listen.port },
-        (req) => handle(ctx, req),
-      );
-  } catch (err) {
-    await hub.close();
-    throw err;
-  }
-  if (listen.transport === "unix") {
-    // Only the owner and its group may connect (connecting needs write).
-    await Deno.chmod(listen.path, 0o660).catch(() => {});
-  }
-  const addr: Deno.NetAddr | Deno.UnixAddr = server.addr;
-  const url = "path" in addr
-    ? `unix:${addr.path}`
-    : `http://${
-      addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname
-    }:${addr.port}/`;
-  let closing: Promise<void> | undefined;
-  const close = () =>
-    closing ??= (async () => {
-      await hub.close();
-      await server.shutdown();
-      if (listen.transport === "unix") {
-        await Deno.remove(listen.path).catch(() => {});
-      }
-    })();
-  return { url, addr, close, [Symbol.asyncDispose]: close };
+  return listen.transport === "unix"
+    ? Deno.serve(
+      { ...serveOptions, path: listen.path, transport: "unix" },
+      handler,
+    )
+    : Deno.serve(
+      { ...serveOptions, hostname: listen.hostname, port: listen.port },
+      handler,
+    );
+}
+
+function urlOf(addr: Deno.NetAddr | Deno.UnixAddr): string {
+  if ("path" in addr) return `unix:${addr.path}`;
+  const host = addr.hostname.includes(":")
+    ? `[${addr.hostname}]`
+    : addr.hostname;
+  return `http://${host}:${addr.port}/`;
 }

@@ -29,18 +29,13 @@
 import { Fleet } from "../mod.ts";
 import { envValue } from "../engineclient/_env.ts";
 import {
-  AdapterLoadError,
-  checkEngineTypes,
-  loadAdapters,
-} from "../cli/_adapters.ts";
-import {
   parseServeArgs,
   SERVE_USAGE,
   type ServeArgs,
   TOKEN_ENV,
-  UsageError,
 } from "../cli/_args.ts";
 import { fleetOptions, noEngineNote } from "../cli/_fleet.ts";
+import { prepare, stopped, untilStopped } from "../cli/_main.ts";
 import { startAgent } from "./agent.ts";
 
 export { type Agent, type AgentOptions, startAgent } from "./agent.ts";
@@ -84,81 +79,59 @@ export async function main(
 ): Promise<number> {
   const out = options.out ?? ((line: string) => console.log(line));
   const err = options.err ?? ((line: string) => console.error(line));
-  let cli: ServeArgs;
-  try {
-    cli = parseServeArgs(args, { tokenEnv: envValue(TOKEN_ENV) });
-    if (cli.help) {
-      out(SERVE_USAGE);
-      return 0;
-    }
-    await loadAdapters(cli.adapters);
-    checkEngineTypes(cli.engines);
-  } catch (e) {
-    if (e instanceof UsageError || e instanceof AdapterLoadError) {
-      err(`whalewatcher: ${e.message}`);
-      return 2;
-    }
-    throw e;
-  }
+  const cli = await prepare(
+    () => parseServeArgs(args, { tokenEnv: envValue(TOKEN_ENV) }),
+    SERVE_USAGE,
+    { out, err },
+  );
+  if (typeof cli === "number") return cli;
+  return await untilStopped(options.signal, (stop) => serve(cli, err, stop));
+}
 
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  if (options.signal) {
-    if (options.signal.aborted) stop.abort();
-    options.signal.addEventListener("abort", onSignal, { once: true });
-  } else {
-    for (const s of signals) Deno.addSignalListener(s, onSignal);
-  }
+// Serves the fleet until `stop`; 1 when it cannot listen.
+async function serve(
+  cli: ServeArgs,
+  err: (line: string) => void,
+  stop: AbortSignal,
+): Promise<number> {
+  await using fleet = new Fleet(fleetOptions(cli, {
+    rediscoverIntervalMs: cli.rediscoverMs,
+  }));
+  let agent;
   try {
-    await using fleet = new Fleet(fleetOptions(cli, {
-      rediscoverIntervalMs: cli.rediscoverMs,
-    }));
-    let agent;
-    try {
-      agent = await startAgent({
-        fleet,
-        listen: cli.listenText,
-        token: cli.token,
-        maxClients: cli.maxClients,
-        bufferSize: cli.bufferSize,
-        clientQueueSize: cli.clientQueueSize,
-        heartbeatMs: cli.heartbeatMs,
-        project: cli.project,
-        labels: cli.labels,
-        log: err,
-      });
-    } catch (e) {
-      err(`whalewatcher: cannot serve: ${(e as Error).message}`);
-      return 1;
-    }
-    await using _agent = agent;
-    err(
-      `whalewatcher: serving ${agent.url}${
-        cli.token ? " (bearer token required)" : ""
-      }`,
-    );
-    fleet.ready.then(() => {
-      if (fleet.engines().length === 0 && !stop.signal.aborted) {
-        err(
-          `${noEngineNote(fleet, cli)}; waiting for one (looking every ${
-            cli.rediscoverMs / 1000
-          } s)`,
-        );
-      }
-    }, () => {});
-    if (!stop.signal.aborted) {
-      await new Promise((resolve) =>
-        stop.signal.addEventListener("abort", resolve, { once: true })
+    agent = await startAgent({
+      fleet,
+      listen: cli.listenText,
+      token: cli.token,
+      maxClients: cli.maxClients,
+      bufferSize: cli.bufferSize,
+      clientQueueSize: cli.clientQueueSize,
+      heartbeatMs: cli.heartbeatMs,
+      project: cli.project,
+      labels: cli.labels,
+      log: err,
+    });
+  } catch (e) {
+    err(`whalewatcher: cannot serve: ${(e as Error).message}`);
+    return 1;
+  }
+  await using _agent = agent;
+  err(
+    `whalewatcher: serving ${agent.url}${
+      cli.token ? " (bearer token required)" : ""
+    }`,
+  );
+  fleet.ready.then(() => {
+    if (fleet.engines().length === 0 && !stop.aborted) {
+      err(
+        `${noEngineNote(fleet, cli)}; waiting for one (looking every ${
+          cli.rediscoverMs / 1000
+        } s)`,
       );
     }
-    return 0;
-  } finally {
-    options.signal?.removeEventListener("abort", onSignal);
-    if (!options.signal) {
-      for (const s of signals) Deno.removeSignalListener(s, onSignal);
-    }
-  }
+  }, () => {});
+  await stopped(stop);
+  return 0;
 }
 
 if (import.meta.main) {
