@@ -75,4 +75,5 @@ if [ ! -s "$ROOTFS" ]; then
   mv "$ROOTFS.tmp" "$ROOTFS"
   rm -rf "$tmp"
 fi
+bash "$(dirname "${BASH_SOURCE[0]}")/install_remote.sh"
 log "ok ($CACHE)"
