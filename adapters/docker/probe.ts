@@ -24,7 +24,7 @@ import {
   type DockerTlsOptions,
   parseDockerEndpoint,
 } from "./endpoint.ts";
-import { prepareSsh, sshAgent, type SshSetup } from "./_ssh.ts";
+import type { SshSetup } from "./_ssh.ts";
 
 /** How long a probe waits when the caller gives no signal. */
 const PROBE_TIMEOUT_MS = 2000;

@@ -30,7 +30,7 @@ export interface ExtraDockerd extends AsyncDisposable {
 
 const RUNC_FIRST = "/usr/sbin:/usr/bin:/sbin:/bin";
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -60,7 +60,7 @@ export async function startExtraDockerd(
   const dir = `${rig.dir}/${options.name}`;
   await Deno.mkdir(dir, { recursive: true });
   const socket = `${dir}/docker.sock`;
-  const port = options.tls ? await freePort() : undefined;
+  const port = options.tls ? freePort() : undefined;
   const ctrdBin = rig.ctrBin.slice(0, rig.ctrBin.lastIndexOf("/"));
   const flags = [
     "--config-file",

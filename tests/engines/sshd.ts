@@ -41,7 +41,7 @@ const PRIVSEP = "/run/sshd";
 let privsepUsers = 0;
 let privsepMade = false;
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -105,7 +105,7 @@ export async function startSshd(
   options: { dockerSocket: string },
 ): Promise<TestSshd> {
   const dir = await Deno.makeTempDir({ dir: parent, prefix: "sshd-" });
-  const port = await freePort();
+  const port = freePort();
   const user = "root";
   const hostPub = await keygen(`${dir}/host_ed25519`);
   const clientPub = await keygen(`${dir}/client_ed25519`);
