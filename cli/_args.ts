@@ -8,6 +8,7 @@ export interface CliArgs {
   json: boolean;
   once: boolean;
   sockets: string[];
+  contexts: string[];
   engines: string[];
   adapters: string[];
   project?: string;
@@ -35,8 +36,15 @@ export const USAGE =
 usage: deno task watch [options]
 
 options:
-  --socket PATH        watch the engine on this socket (repeatable); without it
-                       engines are discovered by well-known paths and processes
+  --socket ENDPOINT    watch the engine at this socket path or URL (repeatable):
+                       unix://PATH, tcp://HOST:PORT (TLS from DOCKER_CERT_PATH
+                       and DOCKER_TLS_VERIFY), ssh://USER@HOST[:PORT]; without
+                       it and --context, engines are discovered (DOCKER_HOST,
+                       the current docker context, podman's default
+                       connection, well-known paths, processes)
+  --context NAME       watch the engine of this docker context or podman
+                       connection, with its TLS material or SSH key
+                       (repeatable); "all" for every one
   --engine TYPE        watch only engines of this type (repeatable), e.g.
                        docker.com, containerd.io, cri, podman.io
   --adapter MODULE     import this module first (repeatable): a third-party
@@ -69,6 +77,7 @@ export function parseCliArgs(
         once: { type: "boolean" },
         "no-color": { type: "boolean" },
         socket: { type: "string", multiple: true },
+        context: { type: "string", multiple: true },
         engine: { type: "string", multiple: true },
         adapter: { type: "string", multiple: true },
         project: { type: "string" },
@@ -88,6 +97,14 @@ export function parseCliArgs(
   const sockets = (v.socket ?? []).map((s) => {
     if (s.trim() === "") throw new UsageError("--socket needs a path");
     return s;
+  });
+  const contexts = (v.context ?? []).map((c) => {
+    if (c.trim() === "") {
+      throw new UsageError(
+        '--context needs a docker context or podman connection name (or "all")',
+      );
+    }
+    return c;
   });
   const engines = (v.engine ?? []).map((e) => {
     if (e.trim() === "") throw new UsageError("--engine needs an engine type");
@@ -110,6 +127,7 @@ export function parseCliArgs(
     json: v.json ?? false,
     once: v.once ?? false,
     sockets,
+    contexts,
     engines,
     adapters,
     project: v.project,
