@@ -111,19 +111,20 @@ export function prepareSsh(
     ? undefined
     : options.agent ?? envValue("SSH_AUTH_SOCK");
   if (agent) {
+    // Without Deno's permission for the agent's socket, ssh2's agent code
+    // would throw outside any promise: skip the agent, and say so if the
+    // host refuses the other keys.
     if (
-      !granted({ name: "read", path: agent }) ||
-      !granted({ name: "write", path: agent })
+      granted({ name: "read", path: agent }) &&
+      granted({ name: "write", path: agent })
     ) {
-      throw new EnginePermissionError(ep.api, {
-        engine,
-        deno: true,
-        advice:
-          `grant --allow-read=${agent} --allow-write=${agent} (the SSH agent's socket, SSH_AUTH_SOCK)`,
-      });
+      sshOptions.agent = agent;
+      tried.push(`the agent's keys (${agent})`);
+    } else {
+      tried.push(
+        `not the agent: Deno may not use its socket ${agent} (grant --allow-read=${agent} --allow-write=${agent})`,
+      );
     }
-    sshOptions.agent = agent;
-    tried.push(`the agent's keys (${agent})`);
   }
 
   let keyText: string | undefined;
@@ -139,7 +140,7 @@ export function prepareSsh(
         detail: `no SSH key file "${keyFile}"`,
       });
     }
-  } else if (!agent && home) {
+  } else if (!sshOptions.agent && home) {
     for (const name of DEFAULT_IDENTITIES) {
       const path = `${home}/.ssh/${name}`;
       keyText = readFile(path, "SSH key file", ep, engine);

@@ -182,8 +182,13 @@ export async function pingDocker(
         ? ssh.classify(err)
         : connectFailure(ep.api, err, { engine });
       if (typed) return reject(typed);
-      // Refused: nobody listens (yet); the engine may be restarting.
-      if (/^(ECONNREFUSED|ETIMEDOUT)$/.test(err.code ?? "")) {
+      // Refused: nobody listens (yet); the engine may be restarting. Over
+      // SSH, a failure after the login is the remote side's (dockerd down,
+      // forwarding refused): not a verdict on what answers either.
+      if (
+        /^(ECONNREFUSED|ETIMEDOUT)$/.test(err.code ?? "") ||
+        ep.protocol === "ssh"
+      ) {
         return reject(
           new Error(`cannot connect to "${ep.api}": ${err.message}`, {
             cause: err,

@@ -134,7 +134,9 @@ export async function startSshd(
       "KbdInteractiveAuthentication no",
       "PubkeyAuthentication yes",
       "PermitRootLogin prohibit-password",
-      "AllowTcpForwarding no",
+      // Socket forwarding (podman's connections) needs local forwarding.
+      "AllowTcpForwarding local",
+      "LogLevel VERBOSE",
       "AllowStreamLocalForwarding yes",
       "X11Forwarding no",
       "PrintMotd no",
