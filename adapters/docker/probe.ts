@@ -58,10 +58,12 @@ export function olderApiVersion(a: string, b: string): boolean {
 // A one-off request with its own agent, destroyed afterwards: nothing of
 // the probe stays open.
 function request(ep: DockerEndpoint, sshAgent?: http.Agent) {
+  // The Host header names the server only for a socket: over TLS, node
+  // checks the certificate against it.
   const common = {
     path: "/_ping",
     method: "GET",
-    headers: { host: "docker" },
+    ...(ep.protocol === "https" ? {} : { headers: { host: "docker" } }),
   };
   if (sshAgent) {
     const agent = sshAgent;

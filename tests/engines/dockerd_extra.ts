@@ -109,8 +109,25 @@ export async function startExtraDockerd(
       return 0;
     }
   };
-  const docker = async (...args: string[]) =>
-    (await run("docker", ["-H", `unix://${socket}`, ...args])).trim();
+  // A clean environment: a test's DOCKER_TLS_VERIFY must not reach the CLI.
+  const docker = async (...args: string[]) => {
+    const out = await new Deno.Command("docker", {
+      args: ["-H", `unix://${socket}`, ...args],
+      clearEnv: true,
+      env: { PATH: RUNC_FIRST, HOME: dir },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      throw new Error(
+        `docker ${args.join(" ")} on ${socket} failed: ${
+          new TextDecoder().decode(out.stderr).trim()
+        }`,
+      );
+    }
+    return new TextDecoder().decode(out.stdout).trim();
+  };
   const startDaemon = async () => {
     if (alive(pid())) return;
     await Deno.remove(pidFile).catch(() => {});
