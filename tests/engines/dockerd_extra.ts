@@ -100,7 +100,12 @@ export async function startExtraDockerd(
     "--live-restore",
     "--log-level=warn",
   ];
-  await Deno.writeTextFile(`${dir}/daemon.json`, "{}");
+  // dockerd 20.10's engine ID comes from its trust key, by default the
+  // machine's /etc/docker/key.json: its own key, its own ID.
+  await Deno.writeTextFile(
+    `${dir}/daemon.json`,
+    JSON.stringify({ "deprecated-key-path": `${dir}/key.json` }),
+  );
   const pidFile = `${dir}/dockerd.pid`;
   const pid = () => {
     try {
