@@ -4,16 +4,13 @@ import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { main } from "../../cli/mod.ts";
 import { CriTestClient } from "../engines/cri_client.ts";
 import { ctr, docker, integrationTest, type Rig } from "../engines/rig.ts";
+import { watchTaskPermissions } from "./_task.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-/** The `watch` task's `deno run` flags, from deno.json. */
+/** The `watch` task's `deno run` flags, from deno.json, run from the repository. */
 function taskPermissions(): string[] {
-  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`));
-  const words = (config.tasks.watch as string).split(/\s+/);
-  assertEquals(words.slice(0, 2), ["deno", "run"]);
-  assert(!words.includes("-A") && !words.includes("--allow-all"));
-  return words.slice(2).filter((w) => w.startsWith("--allow-"));
+  return watchTaskPermissions({ INIT_CWD: ROOT, HOME: Deno.env.get("HOME") });
 }
 
 function cli(args: string[]): Deno.Command {
