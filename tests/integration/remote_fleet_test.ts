@@ -163,3 +163,83 @@ integrationTest(
     }
   },
 );
+
+integrationTest(
+  "examples: two_hosts watches the local dockerd and a host over SSH, naming each",
+  async (rig) => {
+    await using sshHost = await startExtraDockerd(rig, {
+      name: `ex-${crypto.randomUUID().slice(0, 6)}`,
+    });
+    await using sshd = await startSshd(rig.dir, {
+      dockerSocket: sshHost.socket,
+    });
+    // A user's ~/.ssh: the default key and the host's key.
+    const home = await Deno.makeTempDir({ dir: rig.dir, prefix: "home-" });
+    await Deno.mkdir(`${home}/.ssh`);
+    await Deno.copyFile(sshd.clientKey, `${home}/.ssh/id_ed25519`);
+    await Deno.copyFile(sshd.knownHosts, `${home}/.ssh/known_hosts`);
+    const remote = await sshHost.docker(
+      "run",
+      "-d",
+      "--name",
+      uniq("ex-remote"),
+      rig.image,
+    );
+    const local = await docker(
+      "run",
+      "-d",
+      "--name",
+      uniq("ex-local"),
+      rig.image,
+    );
+    try {
+      const env = Deno.env.toObject();
+      delete env.SSH_AUTH_SOCK;
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          new URL("../../examples/two_hosts.ts", import.meta.url).pathname,
+          "4",
+          rig.dockerSocket,
+          sshd.url,
+        ],
+        clearEnv: true,
+        env: {
+          ...env,
+          DENO_DIR: env.DENO_DIR ?? `${env.HOME}/.cache/deno`,
+          HOME: home,
+        },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout);
+      assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+      const remoteId = (await sshHost.docker("info", "-f", "{{.ID}}")).slice(
+        0,
+        9,
+      );
+      const remoteName = await sshHost.docker(
+        "inspect",
+        "-f",
+        "{{.Name}}",
+        remote,
+      );
+      assert(
+        text.includes(
+          `${sshd.url} (engine ${remoteId}): started ${remoteName.slice(1)}`,
+        ),
+        text,
+      );
+      const localName = await docker("inspect", "-f", "{{.Name}}", local);
+      assert(
+        text.includes(`${rig.dockerSocket} (engine `) &&
+          text.includes(`started ${localName.slice(1)}`),
+        text,
+      );
+    } finally {
+      await docker("rm", "-f", local);
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+);
