@@ -114,7 +114,10 @@ function linkedSignal(
 
 /**
  * An {@linkcode EngineClient} for Docker's API (dockerd, and podman's
- * Docker-compatible service), registered as `"docker.com"`.
+ * Docker-compatible service), registered as `"docker.com"`: on a unix
+ * socket, `tcp://` (TLS from the `tls` option or `DOCKER_CERT_PATH` /
+ * `DOCKER_TLS_VERIFY`) or `ssh://` (keys from the agent or the `ssh`
+ * option, host keys checked against known_hosts).
  *
  * @example
  * ```ts ignore
