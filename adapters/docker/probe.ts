@@ -104,6 +104,8 @@ function request(ep: DockerEndpoint, sshAgent?: http.Agent) {
 export interface PingOptions extends CallOptions {
   /** Loaded SSH settings, for `ssh://` endpoints; loaded here when absent. */
   ssh?: SshSetup;
+  /** The client's SSH agent, borrowed (not closed) by the ping. */
+  sshAgent?: http.Agent;
   /** SSH options to load them from. */
   sshOptions?: DockerSshOptions;
   /** Engine type for errors. */
@@ -123,12 +125,13 @@ export async function pingDocker(
   const engine = options.engine ?? "docker.com";
   if (ep.socketPath) assertSocketAccess(ep.socketPath, { engine });
   let ssh = options.ssh;
-  let sshAgent: http.Agent | undefined;
-  if (ep.protocol === "ssh") {
+  let sshAgent = options.sshAgent;
+  let own: { close(): void } | undefined;
+  if (ep.protocol === "ssh" && !sshAgent) {
     // Loaded only for SSH: a local probe stays light.
     const ssh2 = await import("./_ssh.ts");
     ssh ??= ssh2.prepareSsh(ep, options.sshOptions ?? {}, engine);
-    sshAgent = ssh2.sshAgent(ep, ssh);
+    sshAgent = own = ssh2.sshAgent(ep, ssh);
   }
   return await new Promise<Ping | null>((resolve, reject) => {
     if (signal.aborted) {
@@ -138,7 +141,9 @@ export async function pingDocker(
     const { req, agent } = request(ep, sshAgent);
     const done = () => {
       signal.removeEventListener("abort", onAbort);
-      agent.destroy();
+      // A borrowed agent carries the client's other requests: not ours.
+      if (own) own.close();
+      else if (agent !== options.sshAgent) agent.destroy();
     };
     const onAbort = () => {
       req.destroy();
