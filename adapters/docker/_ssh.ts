@@ -324,25 +324,12 @@ export function sharedSshAgent(
           cb(err);
           return;
         }
-        // ssh2's channels may never emit "close" once the HTTP layer has
-        // destroyed them: the slot is freed by whichever end comes first,
-        // and the channel is closed for sure.
-        const channel = stream as unknown as {
-          close?: () => void;
-          destroy: (err?: Error) => unknown;
-        };
-        const end = () => {
-          once();
-          channel.close?.();
-        };
         stream.once("close", once);
+        // However HTTP ends with it, the channel is closed for sure.
+        const end = () =>
+          (stream as unknown as { close?: () => void }).close?.();
         stream.once("end", end);
         stream.once("error", end);
-        const destroy = channel.destroy.bind(stream);
-        channel.destroy = (err?: Error) => {
-          end();
-          return destroy(err);
-        };
         cb(null, stream);
       };
       try {

@@ -422,7 +422,7 @@ export class DockerClient
     if (ep.protocol === "ssh") {
       this.#ssh = prepareSsh(ep, this.#sshOptions, this.type);
       this.#sshAgent = sharedSshAgent(ep, this.#ssh, {
-        maxChannels: Math.min(this.#concurrency + 1, 8),
+        maxChannels: Math.min(this.#concurrency + 2, 9),
       });
       // Set after construction, and plain HTTP through the agent:
       // docker-modem's defaults from an ssh:// DOCKER_HOST would otherwise
