@@ -1,12 +1,11 @@
-// SSH transport of ssh:// Docker endpoints (internal): credentials (agent,
+// SSH settings of ssh:// Docker endpoints (internal): credentials (agent,
 // key file), host key checking against a known_hosts file, the Deno
 // permissions they need (checked first: ssh2's agent code throws a missing
-// permission outside any promise), the typed errors of SSH failures, and an
-// HTTP agent for dockerode whose connections are channels of one SSH
-// connection.
+// permission outside any promise), and the typed errors of SSH failures.
 import * as http from "node:http";
 import type { Duplex } from "node:stream";
 import ssh2 from "ssh2";
+import dialStdioAgent from "docker-modem/lib/ssh.js";
 import {
   EngineAuthError,
   type EngineError,
@@ -239,129 +238,55 @@ export function connectOptions(
   };
 }
 
-/** An HTTP agent over one shared SSH connection; `close()` ends it. */
-export interface SshHttpAgent extends http.Agent {
-  /** Ends the SSH connection and every channel on it. */
-  close(): void;
-}
-
 /**
- * An HTTP agent whose connections are channels of ONE SSH connection to
- * `ep` (opened at the first request, opened again after it broke): each
- * HTTP connection runs the host's `docker system dial-stdio`, or is
- * forwarded to `ep.remoteSocket` (podman's connections). dockerode's own
- * SSH support opens a new SSH connection for every API call instead, which
- * makes a list of many containers slow and, on a busy host, runs into
- * sshd's limit of unauthenticated connections (MaxStartups). At most
- * `maxChannels` HTTP connections at once (sshd's MaxSessions is 10 by
- * default); more requests queue.
+ * An HTTP agent whose connections go through SSH to the remote unix socket
+ * `ep.remoteSocket` (OpenSSH's socket forwarding, as podman's connections
+ * use): one SSH connection per HTTP connection, ended with it.
  */
-export function sharedSshAgent(
+export function socketForwardAgent(
   ep: DockerEndpoint,
   setup: SshSetup,
-  options: { maxChannels?: number } = {},
-): SshHttpAgent {
-  let conn: Promise<InstanceType<typeof ssh2.Client>> | undefined;
-  let live: InstanceType<typeof ssh2.Client> | undefined;
-  let closed = false;
-  const connect = () => {
-    conn ??= new Promise((resolve, reject) => {
-      const c = new ssh2.Client();
-      let ready = false;
-      c.once("ready", () => {
-        ready = true;
-        live = c;
-        resolve(c);
-      });
-      c.on("error", (err: Error) => {
-        if (!ready) reject(err);
-      });
-      c.once("close", () => {
-        if (conn && live === c || !ready) conn = undefined;
-        if (live === c) live = undefined;
-        if (!ready) reject(new Error(`SSH connection to "${ep.api}" closed`));
-      });
-      c.connect(connectOptions(ep, setup));
-    });
-    const pending = conn;
-    // A failed connection is not kept: the next request tries again.
-    pending.catch(() => {
-      if (conn === pending) conn = undefined;
-    });
-    return pending;
-  };
-  // Channels are counted here, by their own close: node's agent does not
-  // always see a channel's end, and its count would fill up over time.
-  const max = options.maxChannels ?? 8;
-  let open = 0;
-  const waiting: (() => void)[] = [];
-  const release = () => {
-    open--;
-    waiting.shift()?.();
-  };
-  const agent = new http.Agent({ keepAlive: false }) as SshHttpAgent;
-  const openChannel = (cb: (err: Error | null, s?: Duplex) => void) => {
-    if (closed) {
-      cb(new Error(`SSH connection to "${ep.api}" is closed`));
-      return;
-    }
-    if (open >= max) {
-      waiting.push(() => openChannel(cb));
-      return;
-    }
-    open++;
-    let released = false;
-    const once = () => {
-      if (!released) {
-        released = true;
-        release();
-      }
-    };
-    connect().then((c) => {
-      const done = (err: Error | undefined, stream: Duplex) => {
-        if (err) {
-          once();
-          cb(err);
-          return;
-        }
-        stream.once("close", once);
-        // However HTTP ends with it, the channel is closed for sure.
-        const end = () =>
-          (stream as unknown as { close?: () => void }).close?.();
-        stream.once("end", end);
-        stream.once("error", end);
-        cb(null, stream);
-      };
-      try {
-        if (ep.remoteSocket) {
-          c.openssh_forwardOutStreamLocal(ep.remoteSocket, done);
-        } else c.exec("docker system dial-stdio", done);
-      } catch (err) {
-        once();
-        cb(err as Error);
-      }
-    }, (err) => {
-      once();
-      cb(err);
-    });
-  };
+): http.Agent {
+  const agent = new http.Agent({ keepAlive: false });
   (agent as unknown as {
     createConnection: (
       o: unknown,
       cb: (err: Error | null, s?: Duplex) => void,
     ) => void;
-  }).createConnection = (_o, cb) => openChannel(cb);
-  agent.close = () => {
-    closed = true;
-    for (const w of waiting.splice(0)) w();
-    agent.destroy();
-    live?.end();
-    conn?.then((c) => c.end(), () => {});
+  }).createConnection = (_o, cb) => {
+    const conn = new ssh2.Client();
+    let done = false;
+    const fail = (err: Error) => {
+      conn.end();
+      if (!done) {
+        done = true;
+        cb(err);
+      }
+    };
+    conn.once("ready", () => {
+      conn.openssh_forwardOutStreamLocal(
+        ep.remoteSocket!,
+        (err: Error | undefined, stream: Duplex) => {
+          if (err) return fail(err);
+          done = true;
+          stream.once("close", () => conn.end());
+          cb(null, stream as unknown as Duplex);
+        },
+      );
+    });
+    conn.on("error", fail);
+    conn.connect(connectOptions(ep, setup));
   };
   return agent;
 }
 
-/** An agent for one probe: one SSH connection, one channel; close it after. */
-export function sshAgent(ep: DockerEndpoint, setup: SshSetup): SshHttpAgent {
-  return sharedSshAgent(ep, setup, { maxChannels: 1 });
+/**
+ * An HTTP agent for one request to `ep` through SSH: the remote side's
+ * `docker system dial-stdio` (docker-modem's own agent, as dockerode uses
+ * for `ssh://`), or socket forwarding when the endpoint names a socket.
+ */
+export function sshAgent(ep: DockerEndpoint, setup: SshSetup): http.Agent {
+  return ep.remoteSocket
+    ? socketForwardAgent(ep, setup)
+    : dialStdioAgent(connectOptions(ep, setup)) as http.Agent;
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import * as http from "node:http";
 import * as https from "node:https";
 import Docker from "dockerode";
 import {
@@ -35,12 +36,7 @@ import {
   parseDockerEndpoint,
 } from "./endpoint.ts";
 import { checkDocker } from "./probe.ts";
-import {
-  prepareSsh,
-  sharedSshAgent,
-  type SshHttpAgent,
-  type SshSetup,
-} from "./_ssh.ts";
+import { prepareSsh, socketForwardAgent, type SshSetup } from "./_ssh.ts";
 
 export { PRIVILEGED_LABEL } from "./_inspection.ts";
 
@@ -152,7 +148,6 @@ export class DockerClient
   #accessChecked = false;
   #sshOptions: DockerSshOptions;
   #ssh?: SshSetup;
-  #sshAgent?: SshHttpAgent;
   // Aborted by close(): ends calls still in flight.
   #closer = new AbortController();
 
@@ -170,13 +165,20 @@ export class DockerClient
     const ep = this.#endpoint;
     if (ep.protocol === "ssh") {
       // Keys and known hosts are loaded at the first call (typed errors
-      // then reject it), which also sets the agent that carries every
-      // request over one SSH connection.
-      this.client = new Docker({
-        host: ep.host,
-        port: ep.port,
-        protocol: "http",
-      } as Docker.DockerOptions);
+      // then reject it); until then the connection options are empty.
+      this.client = ep.remoteSocket
+        ? new Docker({
+          host: ep.host,
+          port: ep.port,
+          protocol: "http",
+          agent: this.#forwardAgent(),
+        } as Docker.DockerOptions)
+        : new Docker({
+          protocol: "ssh",
+          host: ep.host,
+          port: ep.port,
+          username: ep.user,
+        } as Docker.DockerOptions);
       return;
     }
     this.client = new Docker({
@@ -191,6 +193,21 @@ export class DockerClient
         ? { agent: new https.Agent({ rejectUnauthorized: false }) }
         : {}),
     } as Docker.DockerOptions);
+  }
+
+  // An agent forwarding each connection to the remote socket, with the
+  // SSH settings loaded by the first call.
+  #forwardAgent(): http.Agent {
+    const agent = new http.Agent({ keepAlive: false });
+    (agent as unknown as { createConnection: unknown }).createConnection = (
+      ...args: unknown[]
+    ) => {
+      const inner = socketForwardAgent(this.#endpoint, this.#ssh!);
+      return (inner as unknown as {
+        createConnection: (...a: unknown[]) => unknown;
+      }).createConnection(...args);
+    };
+    return agent;
   }
 
   /**
@@ -209,7 +226,6 @@ export class DockerClient
           signal: linked.signal,
           engine: this.type,
           ssh: this.#ssh,
-          sshAgent: this.#sshAgent,
         }),
         linked.signal,
       );
@@ -400,7 +416,6 @@ export class DockerClient
     if (!this.#closed) {
       this.#closed = true;
       this.#closer.abort(this.#closedError());
-      this.#sshAgent?.close();
     }
     return Promise.resolve();
   }
@@ -421,20 +436,11 @@ export class DockerClient
     if (ep.socketPath) assertSocketAccess(ep.socketPath, { engine: this.type });
     if (ep.protocol === "ssh") {
       this.#ssh = prepareSsh(ep, this.#sshOptions, this.type);
-      this.#sshAgent = sharedSshAgent(ep, this.#ssh, {
-        maxChannels: Math.min(this.#concurrency + 2, 9),
-      });
-      // Set after construction, and plain HTTP through the agent:
-      // docker-modem's defaults from an ssh:// DOCKER_HOST would otherwise
-      // overwrite the SSH settings (agent, host key check).
-      const modem = this.client.modem as {
-        agent?: unknown;
-        protocol?: string;
-        sshOptions?: unknown;
+      // Set after construction: docker-modem's defaults (from an ssh://
+      // DOCKER_HOST) would otherwise overwrite these.
+      (this.client.modem as { sshOptions?: unknown }).sshOptions = {
+        ...this.#ssh.sshOptions,
       };
-      modem.agent = this.#sshAgent;
-      modem.protocol = "http";
-      modem.sshOptions = {};
     }
     this.#accessChecked = true;
   }

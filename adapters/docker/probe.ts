@@ -104,8 +104,6 @@ function request(ep: DockerEndpoint, sshAgent?: http.Agent) {
 export interface PingOptions extends CallOptions {
   /** Loaded SSH settings, for `ssh://` endpoints; loaded here when absent. */
   ssh?: SshSetup;
-  /** The client's SSH agent, borrowed (not closed) by the ping. */
-  sshAgent?: http.Agent;
   /** SSH options to load them from. */
   sshOptions?: DockerSshOptions;
   /** Engine type for errors. */
@@ -125,13 +123,12 @@ export async function pingDocker(
   const engine = options.engine ?? "docker.com";
   if (ep.socketPath) assertSocketAccess(ep.socketPath, { engine });
   let ssh = options.ssh;
-  let sshAgent = options.sshAgent;
-  let own: { close(): void } | undefined;
-  if (ep.protocol === "ssh" && !sshAgent) {
+  let sshAgent: http.Agent | undefined;
+  if (ep.protocol === "ssh") {
     // Loaded only for SSH: a local probe stays light.
     const ssh2 = await import("./_ssh.ts");
     ssh ??= ssh2.prepareSsh(ep, options.sshOptions ?? {}, engine);
-    sshAgent = own = ssh2.sshAgent(ep, ssh);
+    sshAgent = ssh2.sshAgent(ep, ssh);
   }
   return await new Promise<Ping | null>((resolve, reject) => {
     if (signal.aborted) {
@@ -141,9 +138,7 @@ export async function pingDocker(
     const { req, agent } = request(ep, sshAgent);
     const done = () => {
       signal.removeEventListener("abort", onAbort);
-      // A borrowed agent carries the client's other requests: not ours.
-      if (own) own.close();
-      else if (agent !== options.sshAgent) agent.destroy();
+      agent.destroy();
     };
     const onAbort = () => {
       req.destroy();

@@ -5,8 +5,8 @@
 //
 // With N (default 100) running containers on the rig's dockerd, watch() →
 // ready through its unix socket, through a private sshd on 127.0.0.1
-// (`docker system dial-stdio`; one SSH connection, a channel per HTTP
-// connection) and through the same sshd's socket forwarding (podman's way);
+// (`docker system dial-stdio`, dockerode's SSH: one SSH connection per API
+// call) and through the same sshd's socket forwarding (podman's way);
 // ROUNDS (default 7) rounds, the kinds alternating; medians and ratios.
 import { type DockerOptions, watchDocker } from "../../docker.ts";
 import { docker, rig } from "../engines/rig.ts";
