@@ -9,6 +9,7 @@ import { AddedDockerd, primaryDocker } from "../engines/docker.ts";
 import { integrationTest, uniq, waitFor } from "../engines/rig.ts";
 import { startSshd } from "../engines/sshd.ts";
 import { makeTestCerts } from "../engines/tls.ts";
+import { ChildLines } from "./_lines.ts";
 
 integrationTest(
   "fleet across hosts: local, TLS and SSH engines together; a host that drops off and comes back",
@@ -159,58 +160,65 @@ integrationTest(
     await Deno.mkdir(`${home}/.ssh`);
     await Deno.copyFile(sshd.clientKey, `${home}/.ssh/id_ed25519`);
     await Deno.copyFile(sshd.knownHosts, `${home}/.ssh/known_hosts`);
-    const remote = await sshHost.run({ name: uniq("ex-remote") });
-    const local = await localHost.run({ name: uniq("ex-local") });
+    const remoteName = uniq("ex-remote");
+    const localName = uniq("ex-local");
+    await sshHost.run({ name: remoteName });
+    await localHost.run({ name: localName });
+    const idOf = async (cli: { docker(...a: string[]): Promise<string> }) =>
+      (await cli.docker("info", "-f", "{{.ID}}")).slice(0, 9);
+    // Each container's line names its host and engine.
+    const expected = [
+      `${sshd.url} (engine ${await idOf(sshHost)}): started ${remoteName} `,
+      `${rig.dockerSocket} (engine ${await idOf(
+        localHost,
+      )}): started ${localName} `,
+    ];
     try {
       const env = Deno.env.toObject();
       delete env.SSH_AUTH_SOCK;
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          new URL("../../examples/two_hosts.ts", import.meta.url).pathname,
-          "4",
-          rig.dockerSocket,
-          sshd.url,
-        ],
-        clearEnv: true,
-        env: {
-          ...env,
-          DENO_DIR: env.DENO_DIR ?? `${env.HOME}/.cache/deno`,
-          HOME: home,
-        },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const text = new TextDecoder().decode(out.stdout);
-      assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
-      const remoteId = (await sshHost.docker("info", "-f", "{{.ID}}")).slice(
-        0,
-        9,
+      // Until Ctrl-C ("0" seconds): over SSH the first list takes a
+      // connection per API call, however long the machine's load makes it.
+      await using example = new ChildLines(
+        new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            new URL("../../examples/two_hosts.ts", import.meta.url).pathname,
+            "0",
+            rig.dockerSocket,
+            sshd.url,
+          ],
+          clearEnv: true,
+          env: {
+            ...env,
+            DENO_DIR: env.DENO_DIR ?? `${env.HOME}/.cache/deno`,
+            HOME: home,
+          },
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }),
       );
-      const remoteName = await sshHost.docker(
-        "inspect",
-        "-f",
-        "{{.Name}}",
-        remote,
-      );
-      assert(
-        text.includes(
-          `${sshd.url} (engine ${remoteId}): started ${remoteName.slice(1)}`,
-        ),
-        text,
-      );
-      const localName = await localHost.docker(
-        "inspect",
-        "-f",
-        "{{.Name}}",
-        local,
-      );
-      assert(
-        text.includes(`${rig.dockerSocket} (engine `) &&
-          text.includes(`started ${localName.slice(1)}`),
-        text,
-      );
+      const seen = () =>
+        expected.filter((e) => example.lines.some((l) => l.startsWith(e)));
+      // Lines are read as they come (the loops end with the child).
+      const reading = Promise.all([
+        (async () => {
+          while (true) await example.next();
+        })().catch(() => {}),
+        (async () => {
+          while (true) await example.nextErr();
+        })().catch(() => {}),
+      ]);
+      await waitFor(() => seen().length === expected.length, {
+        timeoutMs: 60_000,
+        what: () =>
+          `the example's lines ${JSON.stringify(expected)}; it printed ${
+            JSON.stringify(example.lines)
+          } and on stderr ${JSON.stringify(example.errLines)}`,
+      });
+      assertEquals(await example.interrupt(), 0, example.errLines.join("\n"));
+      await reading;
     } finally {
       await Deno.remove(home, { recursive: true });
     }
