@@ -2,8 +2,11 @@
 // its own host key, one authorized client key, a private config (no PAM,
 // no strict modes, 127.0.0.1 only) and sessions whose DOCKER_HOST is the
 // given socket, so that `docker system dial-stdio` reaches that dockerd.
-// Everything lives in a folder of the rig; stop() ends the listener and
-// every session process it started.
+// Sessions get a HOME of their own: the login shell (bash, run by sshd)
+// would otherwise source the machine user's ~/.bashrc, whose side effects
+// (a pyenv rehash lock left by a killed session made every later session
+// wait 60 s) are not the rig's. Everything lives in a folder of the rig;
+// stop() ends the listener and every session process it started.
 import { run, waitFor } from "./rig.ts";
 
 /** An sshd started by {@linkcode startSshd}. */
@@ -112,6 +115,7 @@ export async function startSshd(
   await keygen(`${dir}/stranger_ed25519`);
   const otherHostPub = await keygen(`${dir}/other_host_ed25519`);
   await Deno.writeTextFile(`${dir}/authorized_keys`, clientPub + "\n");
+  await Deno.mkdir(`${dir}/home`);
   const hostName = `[127.0.0.1]:${port}`;
   const hostKeyLine = `${hostName} ${hostPub.split(" ").slice(0, 2).join(" ")}`;
   await Deno.writeTextFile(`${dir}/known_hosts`, hostKeyLine + "\n");
@@ -141,7 +145,7 @@ export async function startSshd(
       "X11Forwarding no",
       "PrintMotd no",
       "Subsystem none /bin/false",
-      `SetEnv DOCKER_HOST=unix://${options.dockerSocket}`,
+      `SetEnv DOCKER_HOST=unix://${options.dockerSocket} HOME=${dir}/home`,
       "",
     ].join("\n"),
   );
