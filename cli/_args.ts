@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 export interface DiscoveryArgs {
   help: boolean;
   sockets: string[];
+  contexts: string[];
   engines: string[];
   adapters: string[];
   project?: string;
@@ -55,8 +56,15 @@ export class UsageError extends Error {
 }
 
 const DISCOVERY_USAGE =
-  `  --socket PATH        watch the engine on this socket (repeatable); without it
-                       engines are discovered by well-known paths and processes
+  `  --socket ENDPOINT    watch the engine at this socket path or URL (repeatable):
+                       unix://PATH, tcp://HOST:PORT (TLS from DOCKER_CERT_PATH
+                       and DOCKER_TLS_VERIFY), ssh://USER@HOST[:PORT]; without
+                       it and --context, engines are discovered (DOCKER_HOST,
+                       the current docker context, podman's default
+                       connection, well-known paths, processes)
+  --context NAME       watch the engine of this docker context or podman
+                       connection, with its TLS material or SSH key
+                       (repeatable); "all" for every one
   --engine TYPE        watch only engines of this type (repeatable), e.g.
                        docker.com, containerd.io, cri, podman.io
   --adapter MODULE     import this module first (repeatable): a third-party
@@ -128,6 +136,7 @@ type OptionSpec = Record<
 const DISCOVERY_OPTIONS: OptionSpec = {
   help: { type: "boolean", short: "h" },
   socket: { type: "string", multiple: true },
+  context: { type: "string", multiple: true },
   engine: { type: "string", multiple: true },
   adapter: { type: "string", multiple: true },
   project: { type: "string" },
@@ -178,6 +187,11 @@ function discoveryArgs(v: Values): DiscoveryArgs {
   return {
     help: (v.help as boolean | undefined) ?? false,
     sockets: nonEmpty(v.socket, "--socket", "a path"),
+    contexts: nonEmpty(
+      v.context,
+      "--context",
+      'a docker context or podman connection name (or "all")',
+    ),
     engines: nonEmpty(v.engine, "--engine", "an engine type"),
     adapters: nonEmpty(v.adapter, "--adapter", "a module"),
     project: v.project as string | undefined,

@@ -19,14 +19,20 @@ const REDISCOVER_MS = 5_000;
 /** How long the engine version may take before the probe's is used. */
 const VERSION_TIMEOUT_MS = 2_000;
 
-/** The fleet's options for the discovery flags, plus `extra`. */
+/**
+ * The fleet's discovery settings from the discovery flags, plus `extra`:
+ * `--socket`s and `--context`s are explicit (nothing else is looked for);
+ * without them everything is discovered.
+ */
 export function fleetOptions(
-  cli: DiscoveryArgs,
+  cli: Pick<DiscoveryArgs, "sockets" | "contexts" | "engines">,
   extra: FleetOptions,
 ): FleetOptions {
+  const explicit = cli.sockets.length > 0 || cli.contexts.length > 0;
   return {
     endpoints: cli.sockets,
-    explicitOnly: cli.sockets.length > 0,
+    ...(cli.contexts.length ? { contexts: cli.contexts } : {}),
+    explicitOnly: explicit,
     types: cli.engines.length > 0 ? cli.engines : undefined,
     ...extra,
   };
@@ -42,6 +48,7 @@ async function engineInfo(
   return {
     type: ref.type,
     api: ref.api,
+    id: ref.id ?? "",
     version: version || ref.version || "",
     pid: ref.pid,
   };
@@ -59,7 +66,7 @@ function reportRejections(
     if (!told.has(note)) output.note(`whalewatcher: ${note}`);
     told.add(note);
   }
-  if (cli.sockets.length === 0) return;
+  if (cli.sockets.length === 0 && cli.contexts.length === 0) return;
   for (const rejected of fleet.lastDiscovery.rejected) {
     const key = `${rejected.endpoint} ${rejected.reason}`;
     if (told.has(key)) continue;
@@ -74,7 +81,9 @@ export function noEngineNote(fleet: Fleet, cli: DiscoveryArgs): string {
     `${r.endpoint}: ${r.message}`
   ).join("; ");
   return `whalewatcher: no container engine found${
-    cli.sockets.length ? "" : ` (tried ${tried || "no candidates"})`
+    cli.sockets.length || cli.contexts.length
+      ? ""
+      : ` (tried ${tried || "no candidates"})`
   }`;
 }
 

@@ -5,7 +5,10 @@ import type { CliArgs, LabelFilter } from "./_args.ts";
 /** What the CLI tells about one engine. */
 export interface EngineInfo {
   type: string;
+  /** The API endpoint: which host (socket path or URL). */
   api: string;
+  /** The engine's own ID (Docker's daemon ID), "" when unknown. */
+  id: string;
   version: string;
   pid: number;
 }
@@ -43,6 +46,12 @@ const EVENT_COLOR: Record<ContainerEventType, string> = {
   paused: ANSI.yellow,
   unpaused: ANSI.cyan,
 };
+
+// Docker's daemon IDs are 12 groups of 4 ("OC2X:VUVL:…"); two tell apart.
+function shortEngineId(id: string): string {
+  if (!id) return "?";
+  return /^([A-Z0-9]{4}:){11}[A-Z0-9]{4}$/.test(id) ? id.slice(0, 9) : id;
+}
 
 function shortId(id: string): string {
   // containerd display IDs are "namespace/id": keep them whole, they are short.
@@ -87,6 +96,7 @@ export class Output {
           type: "container",
           engine: engine.type,
           api: engine.api,
+          engineId: engine.id,
           ...containerFields(c),
         }));
       }
@@ -94,6 +104,7 @@ export class Output {
         type: "ready",
         engine: engine.type,
         api: engine.api,
+        engineId: engine.id,
         version: engine.version,
         pid: engine.pid,
         containers: containers.length,
@@ -101,11 +112,11 @@ export class Output {
       return;
     }
     this.#out(
-      `${this.#paint(ANSI.bold, engine.type)}  ${engine.api}  version ${
-        engine.version || "?"
-      }  PID ${engine.pid || "?"}  ${containers.length} container${
-        containers.length === 1 ? "" : "s"
-      }`,
+      `${this.#paint(ANSI.bold, engine.type)}  ${engine.api}  engine ${
+        shortEngineId(engine.id)
+      }  version ${engine.version || "?"}  PID ${
+        engine.pid || "?"
+      }  ${containers.length} container${containers.length === 1 ? "" : "s"}`,
     );
     const byProject = new Map<string, Container[]>();
     for (const c of containers) {
@@ -150,13 +161,16 @@ export class Output {
         type,
         engine: engine.type,
         api: engine.api,
+        engineId: engine.id,
         time,
         ...containerFields(container),
       }));
       return;
     }
     this.#out(
-      `${this.#paint(ANSI.dim, time)}  ${engine.type}  ${
+      `${this.#paint(ANSI.dim, time)}  ${engine.type}  ${engine.api}  ${
+        shortEngineId(engine.id)
+      }  ${
         this.#paint(EVENT_COLOR[type], type.padEnd(8))
       }  ${container.name}  ${shortId(container.id)}  project ${
         container.project || "-"
@@ -171,24 +185,29 @@ export class Output {
         type: "engine-removed",
         engine: engine.type,
         api: engine.api,
+        engineId: engine.id,
         pid: engine.pid,
       }));
       return;
     }
     this.#out(
-      `${this.#paint(ANSI.bold, engine.type)}  ${engine.api}  ${
-        this.#paint(ANSI.red, "gone")
-      }`,
+      `${this.#paint(ANSI.bold, engine.type)}  ${engine.api}  engine ${
+        shortEngineId(engine.id)
+      }  ${this.#paint(ANSI.red, "gone")}`,
     );
   }
 
   /** An engine that could not be watched. */
-  engineError(engine: { type: string; api: string }, message: string): void {
+  engineError(
+    engine: { type: string; api: string; id?: string },
+    message: string,
+  ): void {
     if (this.#args.json) {
       this.#out(JSON.stringify({
         type: "error",
         engine: engine.type,
         api: engine.api,
+        engineId: engine.id ?? "",
         message,
       }));
     }

@@ -6,6 +6,8 @@ import {
   type EngineErrorOptions,
   EngineNotFoundError,
   EnginePermissionError,
+  EngineTlsError,
+  type TlsFailure,
 } from "./errors.ts";
 
 function granted(descriptor: Deno.PermissionDescriptor): boolean {
@@ -33,6 +35,50 @@ export function assertSocketAccess(
   ) {
     throw new EnginePermissionError(path, { ...options, deno: true });
   }
+}
+
+// Node's (and Deno's rustls-based node:tls) codes and texts of TLS failures.
+const TLS_FAILURES: [RegExp, TlsFailure][] = [
+  [
+    /\b(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|CERT_SIGNATURE_FAILURE|ERR_TLS_CERT_ALTNAME_INVALID|CERT_UNTRUSTED)\b|invalid peer certificate/,
+    "untrusted-server",
+  ],
+  [
+    /ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|UNKNOWN_CA|CERTIFICATE_UNKNOWN|HANDSHAKE_FAILURE)\b|alert: (BadCertificate|CertificateRequired|UnknownCA|CertificateUnknown)/,
+    "client-certificate-rejected",
+  ],
+  [
+    /Client sent an HTTP request to an HTTPS server/,
+    "plain-http-to-tls",
+  ],
+  [
+    /\bERR_SSL_WRONG_VERSION_NUMBER\b|wrong version number|InvalidContentType/,
+    "tls-to-plain",
+  ],
+];
+
+/**
+ * The {@linkcode EngineTlsError} for a TLS failure text (node's error codes
+ * and messages, Deno's too), or `undefined` when `error` is none.
+ */
+export function tlsFailure(
+  endpoint: string,
+  error: unknown,
+  options: EngineErrorOptions = {},
+): EngineTlsError | undefined {
+  const text = textOf(error);
+  for (const [pattern, reason] of TLS_FAILURES) {
+    const m = pattern.exec(text);
+    if (m) {
+      return new EngineTlsError(endpoint, {
+        ...options,
+        cause: error,
+        reason,
+        detail: ((error as Error)?.message ?? m[0]).trim(),
+      });
+    }
+  }
+  return undefined;
 }
 
 function textOf(error: unknown): string {
@@ -66,6 +112,8 @@ export function connectFailure(
   if (/\b(EACCES|EPERM)\b|permission denied/i.test(text)) {
     return new EnginePermissionError(endpoint, opts);
   }
+  const tls = tlsFailure(endpoint, error, options);
+  if (tls) return tls;
   if (/\bENOTFOUND\b/.test(text)) {
     return new EngineNotFoundError(endpoint, {
       ...opts,

@@ -158,15 +158,16 @@ export class EnginePermissionError extends EngineError {
   /** Makes the error for `endpoint`. */
   constructor(
     endpoint: string,
-    options: EngineErrorOptions & { deno?: boolean } = {},
+    options: EngineErrorOptions & { deno?: boolean; advice?: string } = {},
   ) {
     const deno = options.deno ?? false;
     const path = endpoint.startsWith("/") ? endpoint : undefined;
-    const advice = deno
-      ? path
-        ? `grant --allow-read=${path} --allow-write=${path} --allow-net (Deno counts a unix socket as net access)`
-        : "grant --allow-net for it"
-      : 'run as a user who may open it (root, or the engine\'s group such as "docker")';
+    const advice = options.advice ??
+      (deno
+        ? path
+          ? `grant --allow-read=${path} --allow-write=${path} --allow-net (Deno counts a unix socket as net access)`
+          : "grant --allow-net for it"
+        : 'run as a user who may open it (root, or the engine\'s group such as "docker")');
     super(
       `permission denied on "${endpoint}"${
         deno ? " by Deno's permissions" : ""
@@ -294,8 +295,181 @@ export class ClientClosedError extends EngineError {
 }
 
 /**
+ * Why a TLS connection to an engine failed:
+ * - `"untrusted-server"`: the server's certificate is not signed by the
+ *   trusted CA, expired, or made for another host name;
+ * - `"client-certificate-rejected"`: the server refused the client's
+ *   certificate, or the client sent none;
+ * - `"plain-http-to-tls"`: the client spoke plain HTTP to a TLS port;
+ * - `"tls-to-plain"`: the client spoke TLS to a plain HTTP port;
+ * - `"handshake"`: another TLS handshake failure.
+ *
+ * @example
+ * ```ts
+ * import type { TlsFailure } from "@whalewatcher/whalewatcher";
+ * const reason: TlsFailure = "untrusted-server";
+ * ```
+ */
+export type TlsFailure =
+  | "untrusted-server"
+  | "client-certificate-rejected"
+  | "plain-http-to-tls"
+  | "tls-to-plain"
+  | "handshake";
+
+const TLS_ADVICE: Record<TlsFailure, string> = {
+  "untrusted-server":
+    "the server's certificate is not trusted (check the CA: DOCKER_CERT_PATH/ca.pem or the tls.ca option, and that the certificate names this host)",
+  "client-certificate-rejected":
+    "the server rejected the client certificate or got none (give cert.pem and key.pem signed by the server's CA: DOCKER_CERT_PATH or the tls option)",
+  "plain-http-to-tls":
+    "the server speaks TLS but the client spoke plain HTTP (set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH, or give the tls option)",
+  "tls-to-plain":
+    "the client spoke TLS but the server answers plain HTTP (unset DOCKER_TLS_VERIFY / DOCKER_CERT_PATH for this endpoint)",
+  "handshake": "the TLS handshake failed",
+};
+
+/**
+ * A TLS connection to the engine failed for a reason that retrying cannot
+ * fix: untrusted server certificate, client certificate refused or missing,
+ * or the two sides do not speak the same (plain or TLS) protocol.
+ *
+ * @example
+ * ```ts
+ * import { EngineTlsError } from "@whalewatcher/whalewatcher";
+ * const err = new EngineTlsError("tcp://10.0.0.5:2376", { reason: "untrusted-server" });
+ * console.log(err.reason, err.message.includes("tcp://10.0.0.5:2376")); // untrusted-server true
+ * ```
+ */
+export class EngineTlsError extends EngineError {
+  /** What failed. */
+  readonly reason: TlsFailure;
+
+  /** Makes the error for `endpoint`. */
+  constructor(
+    endpoint: string,
+    options: EngineErrorOptions & { reason: TlsFailure; detail?: string },
+  ) {
+    super(
+      `TLS with ${engineWord(options)} at "${endpoint}" failed: ${
+        TLS_ADVICE[options.reason]
+      }${options.detail ? ` (${options.detail})` : ""}`,
+      endpoint,
+      options,
+    );
+    this.name = "EngineTlsError";
+    this.reason = options.reason;
+  }
+}
+
+/**
+ * Why an SSH host key was not accepted: the host is not in the known_hosts
+ * file, its key differs from the one recorded there, or the key is marked
+ * `@revoked`.
+ *
+ * @example
+ * ```ts
+ * import type { HostKeyFailure } from "@whalewatcher/whalewatcher";
+ * const reason: HostKeyFailure = "unknown-host";
+ * ```
+ */
+export type HostKeyFailure = "unknown-host" | "changed-key" | "revoked-key";
+
+/**
+ * An SSH host key check failed: the host is unknown, its key changed, or
+ * the key is revoked. Retrying does not help; a person must check the
+ * host's fingerprint and update the known_hosts file.
+ *
+ * @example
+ * ```ts
+ * import { EngineHostKeyError } from "@whalewatcher/whalewatcher";
+ * const err = new EngineHostKeyError("ssh://me@build-1", {
+ *   reason: "unknown-host", host: "build-1", knownHosts: "/home/me/.ssh/known_hosts",
+ *   fingerprint: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU", keyType: "ssh-ed25519",
+ * });
+ * console.log(err.reason); // unknown-host
+ * ```
+ */
+export class EngineHostKeyError extends EngineError {
+  /** What failed. */
+  readonly reason: HostKeyFailure;
+  /** The host as known_hosts names it (`host` or `[host]:port`). */
+  readonly host: string;
+  /** The known_hosts file checked. */
+  readonly knownHosts: string;
+  /** The offered key's fingerprint, `SHA256:…`. */
+  readonly fingerprint: string;
+  /** The offered key's type, such as `ssh-ed25519`. */
+  readonly keyType: string;
+
+  /** Makes the error for `endpoint`. */
+  constructor(
+    endpoint: string,
+    options: EngineErrorOptions & {
+      reason: HostKeyFailure;
+      host: string;
+      knownHosts: string;
+      fingerprint: string;
+      keyType: string;
+      detail?: string;
+    },
+  ) {
+    const key = `${options.keyType} key ${options.fingerprint}`;
+    const why = options.reason === "unknown-host"
+      ? `host "${options.host}" is not in ${options.knownHosts} (it offered the ${key}): check the fingerprint with the host's owner, then add the key, e.g. with ssh-keyscan`
+      : options.reason === "changed-key"
+      ? `the host key of "${options.host}" has CHANGED: ${options.knownHosts} has another ${options.keyType} key${
+        options.detail ? ` (${options.detail})` : ""
+      }, the host offered the ${key}; someone may be intercepting the connection, or the host was reinstalled`
+      : `the host key of "${options.host}" (${key}) is marked @revoked in ${options.knownHosts}`;
+    super(
+      `SSH host key check for ${
+        engineWord(options)
+      } at "${endpoint}" failed: ${why}`,
+      endpoint,
+      options,
+    );
+    this.name = "EngineHostKeyError";
+    this.reason = options.reason;
+    this.host = options.host;
+    this.knownHosts = options.knownHosts;
+    this.fingerprint = options.fingerprint;
+    this.keyType = options.keyType;
+  }
+}
+
+/**
+ * The engine's host refused our credentials: SSH authentication failed with
+ * every key offered (agent, key file). Retrying does not help.
+ *
+ * @example
+ * ```ts
+ * import { EngineAuthError } from "@whalewatcher/whalewatcher";
+ * const err = new EngineAuthError("ssh://me@build-1", { detail: "tried the agent's keys" });
+ * console.log(err.message.startsWith("authentication")); // true
+ * ```
+ */
+export class EngineAuthError extends EngineError {
+  /** Makes the error for `endpoint`. */
+  constructor(
+    endpoint: string,
+    options: EngineErrorOptions & { detail?: string } = {},
+  ) {
+    super(
+      `authentication to ${engineWord(options)} at "${endpoint}" failed${
+        options.detail ? `: ${options.detail}` : ""
+      }`,
+      endpoint,
+      options,
+    );
+    this.name = "EngineAuthError";
+  }
+}
+
+/**
  * Whether retrying cannot fix `error`: no engine at the endpoint, no
- * permission, not an engine of the type, or too old. The watcher rejects
+ * permission, not an engine of the type, too old, a TLS failure, an SSH
+ * host key that is unknown or changed, or refused credentials. The watcher rejects
  * `ready` at once on such a first failure instead of retrying.
  *
  * @example
@@ -309,5 +483,8 @@ export function isPermanentEngineError(error: unknown): error is EngineError {
   return error instanceof EngineNotFoundError ||
     error instanceof EnginePermissionError ||
     error instanceof NotAnEngineError ||
-    error instanceof EngineTooOldError;
+    error instanceof EngineTooOldError ||
+    error instanceof EngineTlsError ||
+    error instanceof EngineHostKeyError ||
+    error instanceof EngineAuthError;
 }

@@ -41,6 +41,73 @@ export interface ProbeResult {
 }
 
 /**
+ * Options of an adaptor's `probe`: the call's, plus the client options the
+ * candidate endpoint came with (TLS material, SSH keys), as `create` gets
+ * them.
+ *
+ * @example
+ * ```ts
+ * import type { ProbeOptions } from "@whalewatcher/whalewatcher";
+ * const options: ProbeOptions = { signal: AbortSignal.timeout(2000), engine: { tls: false } };
+ * ```
+ */
+export interface ProbeOptions<O extends EngineOptions = EngineOptions>
+  extends CallOptions {
+  /** Client options of the endpoint, when it came with some. */
+  engine?: O;
+}
+
+/**
+ * An endpoint and the client options it needs, as an adaptor's
+ * configuration knows it (a docker context: its host and TLS material; a
+ * podman connection: its URI and SSH key).
+ *
+ * @example
+ * ```ts
+ * import type { EndpointSpec } from "@whalewatcher/whalewatcher";
+ * const spec: EndpointSpec = {
+ *   endpoint: "tcp://build-1:2376",
+ *   name: 'docker context "build-1"',
+ *   options: { tls: { certPath: "/home/me/.docker/certs/build-1" } },
+ * };
+ * ```
+ */
+export interface EndpointSpec<O extends EngineOptions = EngineOptions> {
+  /** Socket path or URL. */
+  endpoint: string;
+  /** Options for the adaptor's `probe` and `create` at this endpoint. */
+  options?: O;
+  /** Where it comes from, for people: `docker context "build-1"`. */
+  name?: string;
+}
+
+/**
+ * Options of an adaptor's `configuredEndpoints`.
+ *
+ * @example
+ * ```ts
+ * import type { ConfiguredEndpointsOptions } from "@whalewatcher/whalewatcher";
+ * const options: ConfiguredEndpointsOptions = {
+ *   env: (name) => Deno.env.get(name),
+ *   names: ["all"],
+ *   warnings: [],
+ * };
+ * ```
+ */
+export interface ConfiguredEndpointsOptions {
+  /** Environment lookup (`HOME`, `DOCKER_CONFIG`, …). */
+  env: (name: string) => string | undefined;
+  /**
+   * The configurations asked for by name (docker contexts, podman
+   * connections); `"all"` asks for every one. Absent: only the current or
+   * default one.
+   */
+  names?: readonly string[];
+  /** Collects what could not be read, for people. */
+  warnings: string[];
+}
+
+/**
  * An engine adaptor as registered: how to make clients of one engine type,
  * and optionally how to recognize that engine on an endpoint and where it
  * usually listens.
@@ -77,7 +144,10 @@ export interface EngineAdapter<O extends EngineOptions = EngineOptions> {
    * it does, `null` when something else answers; rejects when the endpoint
    * cannot be reached (permission denied, no such socket, timeout).
    */
-  probe?(endpoint: string, options?: CallOptions): Promise<ProbeResult | null>;
+  probe?(
+    endpoint: string,
+    options?: ProbeOptions<O>,
+  ): Promise<ProbeResult | null>;
   /** Well-known socket paths of this engine, for discovery. */
   readonly socketPaths?: readonly string[];
   /** Executable names of this engine's processes, for discovery. */
@@ -87,6 +157,14 @@ export interface EngineAdapter<O extends EngineOptions = EngineOptions> {
    * `DOCKER_HOST`), for discovery; the adaptor's `create` honours them too.
    */
   readonly envVars?: readonly string[];
+  /**
+   * Endpoints that the engine's own client configuration names, with the
+   * options they need, for discovery: the current docker context, podman's
+   * default connection, or those asked for by name.
+   */
+  configuredEndpoints?(
+    options: ConfiguredEndpointsOptions,
+  ): Promise<readonly EndpointSpec<O>[]>;
 }
 
 /**

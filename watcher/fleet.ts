@@ -395,7 +395,7 @@ export class Fleet implements AsyncDisposable {
       watcher = await createWatcher(e.adapter, e.endpoint, {
         ...this.#options.watcher,
         registry,
-        engine: { pid: e.pid, type: e.type },
+        engine: { ...e.options, pid: e.pid, type: e.type },
       });
     } catch (err) {
       // Told in lastDiscovery; the next rediscovery tries again.
@@ -484,7 +484,11 @@ export class Fleet implements AsyncDisposable {
         {
           ...this.#options.watcher,
           registry,
-          engine: { pid: member.found.pid, type: member.found.type },
+          engine: {
+            ...member.found.options,
+            pid: member.found.pid,
+            type: member.found.type,
+          },
         },
       );
     } catch {

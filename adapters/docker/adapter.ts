@@ -7,8 +7,10 @@
  */
 
 import type {
-  CallOptions,
+  ConfiguredEndpointsOptions,
+  EndpointSpec,
   EngineAdapter,
+  ProbeOptions,
   ProbeResult,
 } from "../../engineclient/mod.ts";
 import type { DockerOptions } from "./client.ts";
@@ -17,7 +19,8 @@ import { DOCKER_ENDPOINT_ENV } from "./endpoint.ts";
 /**
  * The Docker adaptor: engine type `"docker.com"`, recognized by
  * `GET /_ping`, also serving podman's Docker-compatible API (reported as
- * `"podman.io"`). Pass it to `createWatcher` to have its options typed.
+ * `"podman.io"`). Its configured endpoints are the current docker context
+ * and podman's default connection (or those named, `"all"` for every one). Pass it to `createWatcher` to have its options typed.
  *
  * @example
  * ```ts
@@ -33,10 +36,20 @@ export const dockerAdapter: EngineAdapter<DockerOptions> = Object.freeze({
   },
   async probe(
     endpoint: string,
-    options?: CallOptions,
+    options?: ProbeOptions<DockerOptions>,
   ): Promise<ProbeResult | null> {
     const { probeDocker } = await import("./probe.ts");
-    return await probeDocker(endpoint, options);
+    return await probeDocker(endpoint, {
+      signal: options?.signal,
+      tls: options?.engine?.tls,
+      ssh: options?.engine?.ssh,
+    });
+  },
+  async configuredEndpoints(
+    options: ConfiguredEndpointsOptions,
+  ): Promise<EndpointSpec<DockerOptions>[]> {
+    const { configuredDockerEndpoints } = await import("./_configured.ts");
+    return await configuredDockerEndpoints(options);
   },
   socketPaths: Object.freeze([
     "/run/docker.sock",

@@ -5,6 +5,8 @@
  * @module
  */
 
+import * as http from "node:http";
+import * as https from "node:https";
 import Docker from "dockerode";
 import {
   type CallOptions,
@@ -27,8 +29,14 @@ import {
 } from "../../engineclient/_failures.ts";
 import { EVENT_ACTIONS, EventLineDecoder } from "./_event_decoder.ts";
 import { containerFromInspection, type Inspection } from "./_inspection.ts";
-import { type DockerEndpoint, parseDockerEndpoint } from "./endpoint.ts";
+import {
+  type DockerEndpoint,
+  type DockerSshOptions,
+  type DockerTlsOptions,
+  parseDockerEndpoint,
+} from "./endpoint.ts";
 import { checkDocker } from "./probe.ts";
+import { prepareSsh, socketForwardAgent, type SshSetup } from "./_ssh.ts";
 
 export { PRIVILEGED_LABEL } from "./_inspection.ts";
 
@@ -52,6 +60,13 @@ export interface DockerOptions extends EngineOptions {
    * unless the type is `"podman.io"`.
    */
   eventsHaveLabels?: boolean;
+  /**
+   * TLS settings of a `tcp://` endpoint, instead of `DOCKER_CERT_PATH` /
+   * `DOCKER_TLS_VERIFY`; `false`: plain HTTP whatever the environment says.
+   */
+  tls?: DockerTlsOptions | false;
+  /** SSH settings of an `ssh://` endpoint: keys, known hosts. */
+  ssh?: DockerSshOptions;
 }
 
 function statusOf(error: unknown): number | undefined {
@@ -99,7 +114,10 @@ function linkedSignal(
 
 /**
  * An {@linkcode EngineClient} for Docker's API (dockerd, and podman's
- * Docker-compatible service), registered as `"docker.com"`.
+ * Docker-compatible service), registered as `"docker.com"`: on a unix
+ * socket, `tcp://` (TLS from the `tls` option or `DOCKER_CERT_PATH` /
+ * `DOCKER_TLS_VERIFY`) or `ssh://` (keys from the agent or the `ssh`
+ * option, host keys checked against known_hosts).
  *
  * @example
  * ```ts ignore
@@ -128,12 +146,14 @@ export class DockerClient
   #info?: Promise<{ ID?: string; ServerVersion?: string }>;
   #closed = false;
   #accessChecked = false;
+  #sshOptions: DockerSshOptions;
+  #ssh?: SshSetup;
   // Aborted by close(): ends calls still in flight.
   #closer = new AbortController();
 
   /** Makes a client for `endpoint` (default `DOCKER_HOST`, else the default socket). */
   constructor(endpoint?: string, options: DockerOptions = {}) {
-    this.#endpoint = parseDockerEndpoint(endpoint);
+    this.#endpoint = parseDockerEndpoint(endpoint, { tls: options.tls });
     this.api = this.#endpoint.api;
     this.type = options.type ?? "docker.com";
     this.pid = options.pid ?? 0;
@@ -141,7 +161,26 @@ export class DockerClient
     this.#packer = options.packer;
     this.#eventsHaveLabels = options.eventsHaveLabels ??
       (this.type !== "podman.io");
+    this.#sshOptions = options.ssh ?? {};
     const ep = this.#endpoint;
+    if (ep.protocol === "ssh") {
+      // Keys and known hosts are loaded at the first call (typed errors
+      // then reject it); until then the connection options are empty.
+      this.client = ep.remoteSocket
+        ? new Docker({
+          host: ep.host,
+          port: ep.port,
+          protocol: "http",
+          agent: this.#forwardAgent(),
+        } as Docker.DockerOptions)
+        : new Docker({
+          protocol: "ssh",
+          host: ep.host,
+          port: ep.port,
+          username: ep.user,
+        } as Docker.DockerOptions);
+      return;
+    }
     this.client = new Docker({
       socketPath: ep.socketPath,
       host: ep.host,
@@ -150,7 +189,25 @@ export class DockerClient
       ca: ep.ca,
       cert: ep.cert,
       key: ep.key,
+      ...(ep.verify === false
+        ? { agent: new https.Agent({ rejectUnauthorized: false }) }
+        : {}),
     } as Docker.DockerOptions);
+  }
+
+  // An agent forwarding each connection to the remote socket, with the
+  // SSH settings loaded by the first call.
+  #forwardAgent(): http.Agent {
+    const agent = new http.Agent({ keepAlive: false });
+    (agent as unknown as { createConnection: unknown }).createConnection = (
+      ...args: unknown[]
+    ) => {
+      const inner = socketForwardAgent(this.#endpoint, this.#ssh!);
+      return (inner as unknown as {
+        createConnection: (...a: unknown[]) => unknown;
+      }).createConnection(...args);
+    };
+    return agent;
   }
 
   /**
@@ -168,6 +225,7 @@ export class DockerClient
         checkDocker(this.#endpoint, {
           signal: linked.signal,
           engine: this.type,
+          ssh: this.#ssh,
         }),
         linked.signal,
       );
@@ -323,7 +381,11 @@ export class DockerClient
   #engineInfo(
     signal?: AbortSignal,
   ): Promise<{ ID?: string; ServerVersion?: string }> {
-    if (this.#closed) return Promise.reject(this.#closedError());
+    try {
+      this.#assertOpen();
+    } catch (err) {
+      return Promise.reject(err);
+    }
     // One shared request (cached once answered), ended only by close().
     if (!this.#info) this.stats.calls++;
     const info = this.#info ?? this.client.info(
@@ -369,15 +431,25 @@ export class DockerClient
 
   #assertOpen(): void {
     if (this.#closed) throw this.#closedError();
-    if (!this.#accessChecked && this.#endpoint.socketPath) {
-      assertSocketAccess(this.#endpoint.socketPath, { engine: this.type });
+    if (this.#accessChecked) return;
+    const ep = this.#endpoint;
+    if (ep.socketPath) assertSocketAccess(ep.socketPath, { engine: this.type });
+    if (ep.protocol === "ssh") {
+      this.#ssh = prepareSsh(ep, this.#sshOptions, this.type);
+      // Set after construction: docker-modem's defaults (from an ssh://
+      // DOCKER_HOST) would otherwise overwrite these.
+      (this.client.modem as { sshOptions?: unknown }).sshOptions = {
+        ...this.#ssh.sshOptions,
+      };
     }
     this.#accessChecked = true;
   }
 
   #fail(what: string, err: unknown, signal?: AbortSignal): unknown {
     if (signal?.aborted) return signal.reason;
-    const typed = connectFailure(this.api, err, { engine: this.type });
+    const typed = this.#ssh
+      ? this.#ssh.classify(err)
+      : connectFailure(this.api, err, { engine: this.type });
     if (typed) return typed;
     const message = (err as Error)?.message ?? String(err);
     return new Error(`${what} of docker engine "${this.api}": ${message}`, {

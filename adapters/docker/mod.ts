@@ -24,6 +24,8 @@ export * from "./client.ts";
 export * from "./endpoint.ts";
 export { MIN_DOCKER_API_VERSION, probeDocker } from "./probe.ts";
 export * from "./adapter.ts";
+export * from "./contexts.ts";
+export * from "./podman_connections.ts";
 
 // Guarded: the root module registers the same adaptor object.
 if (!engineRegistry.has(dockerAdapter.type)) {

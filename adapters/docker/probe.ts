@@ -16,8 +16,15 @@ import {
 import {
   assertSocketAccess,
   connectFailure,
+  tlsFailure,
 } from "../../engineclient/_failures.ts";
-import { type DockerEndpoint, parseDockerEndpoint } from "./endpoint.ts";
+import {
+  type DockerEndpoint,
+  type DockerSshOptions,
+  type DockerTlsOptions,
+  parseDockerEndpoint,
+} from "./endpoint.ts";
+import type { SshSetup } from "./_ssh.ts";
 
 /** How long a probe waits when the caller gives no signal. */
 const PROBE_TIMEOUT_MS = 2000;
@@ -50,12 +57,24 @@ export function olderApiVersion(a: string, b: string): boolean {
 
 // A one-off request with its own agent, destroyed afterwards: nothing of
 // the probe stays open.
-function request(ep: DockerEndpoint) {
+function request(ep: DockerEndpoint, sshAgent?: http.Agent) {
+  // The Host header names the server only for a socket: over TLS, node
+  // checks the certificate against it.
   const common = {
     path: "/_ping",
     method: "GET",
-    headers: { host: "docker" },
+    ...(ep.protocol === "https" ? {} : { headers: { host: "docker" } }),
   };
+  if (sshAgent) {
+    const agent = sshAgent;
+    const req = http.request({
+      ...common,
+      host: ep.host,
+      port: ep.port,
+      agent,
+    });
+    return { req, agent };
+  }
   if (ep.protocol === "https") {
     const agent = new https.Agent({ keepAlive: false });
     const req = https.request({
@@ -65,6 +84,7 @@ function request(ep: DockerEndpoint) {
       ca: ep.ca,
       cert: ep.cert,
       key: ep.key,
+      ...(ep.verify === false ? { rejectUnauthorized: false } : {}),
       agent,
     });
     return { req, agent };
@@ -80,23 +100,42 @@ function request(ep: DockerEndpoint) {
   return { req, agent };
 }
 
+/** Options of {@linkcode pingDocker}: the call's, and the SSH settings. */
+export interface PingOptions extends CallOptions {
+  /** Loaded SSH settings, for `ssh://` endpoints; loaded here when absent. */
+  ssh?: SshSetup;
+  /** SSH options to load them from. */
+  sshOptions?: DockerSshOptions;
+  /** Engine type for errors. */
+  engine?: string;
+}
+
 /**
  * Pings the Docker API at `ep`: its versions, `null` when something else
  * answers; rejects with a typed error when the endpoint cannot be reached,
  * and with a plain error when it does not answer in time or refuses.
  */
-export function pingDocker(
+export async function pingDocker(
   ep: DockerEndpoint,
-  options: CallOptions = {},
+  options: PingOptions = {},
 ): Promise<Ping | null> {
   const signal = options.signal ?? AbortSignal.timeout(PROBE_TIMEOUT_MS);
-  if (ep.socketPath) assertSocketAccess(ep.socketPath);
-  return new Promise<Ping | null>((resolve, reject) => {
+  const engine = options.engine ?? "docker.com";
+  if (ep.socketPath) assertSocketAccess(ep.socketPath, { engine });
+  let ssh = options.ssh;
+  let sshAgent: http.Agent | undefined;
+  if (ep.protocol === "ssh") {
+    // Loaded only for SSH: a local probe stays light.
+    const ssh2 = await import("./_ssh.ts");
+    ssh ??= ssh2.prepareSsh(ep, options.sshOptions ?? {}, engine);
+    sshAgent = ssh2.sshAgent(ep, ssh);
+  }
+  return await new Promise<Ping | null>((resolve, reject) => {
     if (signal.aborted) {
       reject(new Error(`probing "${ep.api}" timed out or was aborted`));
       return;
     }
-    const { req, agent } = request(ep);
+    const { req, agent } = request(ep, sshAgent);
     const done = () => {
       signal.removeEventListener("abort", onAbort);
       agent.destroy();
@@ -108,14 +147,31 @@ export function pingDocker(
     };
     signal.addEventListener("abort", onAbort, { once: true });
     req.on("response", (res) => {
-      res.resume();
-      done();
       const apiVersion = res.headers["api-version"];
       const podman = res.headers["libpod-api-version"];
       if (res.statusCode !== 200 || (!apiVersion && !podman)) {
-        resolve(null);
+        // A TLS server answers a plain-HTTP client with a 400 that says so.
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          if (body.length < 512) body += chunk;
+        });
+        res.on("end", () => {
+          done();
+          const tls = res.statusCode === 400
+            ? tlsFailure(ep.api, new Error(body.trim()), { engine })
+            : undefined;
+          if (tls) reject(tls);
+          else resolve(null);
+        });
+        res.on("error", () => {
+          done();
+          resolve(null);
+        });
         return;
       }
+      res.resume();
+      done();
       resolve({
         apiVersion: String(apiVersion ?? ""),
         ...(podman ? { podmanVersion: String(podman) } : {}),
@@ -124,10 +180,17 @@ export function pingDocker(
     req.on("error", (err: Error & { code?: string }) => {
       done();
       if (signal.aborted) return;
-      const typed = connectFailure(ep.api, err, { engine: "docker.com" });
+      const typed = ssh
+        ? ssh.classify(err)
+        : connectFailure(ep.api, err, { engine });
       if (typed) return reject(typed);
-      // Refused: nobody listens (yet); the engine may be restarting.
-      if (/^(ECONNREFUSED|ETIMEDOUT)$/.test(err.code ?? "")) {
+      // Refused: nobody listens (yet); the engine may be restarting. Over
+      // SSH, a failure after the login is the remote side's (dockerd down,
+      // forwarding refused): not a verdict on what answers either.
+      if (
+        /^(ECONNREFUSED|ETIMEDOUT)$/.test(err.code ?? "") ||
+        ep.protocol === "ssh"
+      ) {
         return reject(
           new Error(`cannot connect to "${ep.api}": ${err.message}`, {
             cause: err,
@@ -157,9 +220,16 @@ export function pingDocker(
  */
 export async function probeDocker(
   endpoint: string,
-  options: CallOptions = {},
+  options: CallOptions & {
+    tls?: DockerTlsOptions | false;
+    ssh?: DockerSshOptions;
+  } = {},
 ): Promise<ProbeResult | null> {
-  const ping = await pingDocker(parseDockerEndpoint(endpoint), options);
+  const ep = parseDockerEndpoint(endpoint, { tls: options.tls });
+  const ping = await pingDocker(ep, {
+    signal: options.signal,
+    sshOptions: options.ssh,
+  });
   if (!ping) return null;
   return ping.podmanVersion
     ? { type: "podman.io", version: ping.podmanVersion }
@@ -173,7 +243,7 @@ export async function probeDocker(
  */
 export async function checkDocker(
   ep: DockerEndpoint,
-  options: CallOptions & { engine?: string } = {},
+  options: PingOptions = {},
 ): Promise<Ping> {
   const ping = await pingDocker(ep, options);
   const engine = options.engine ?? "docker.com";

@@ -11,6 +11,7 @@
 // CHECKOUT (default: this one) measures another checkout of the module,
 // for a before/after comparison.
 import { rig } from "../engines/rig.ts";
+import { taskPermissions } from "../_task.ts";
 
 const ROOT = Deno.args[0]
   ? new URL(Deno.args[0].replace(/\/?$/, "/"), `file://${Deno.cwd()}/`).href
@@ -44,12 +45,15 @@ async function importRss(specifier?: string): Promise<number> {
   return median(samples);
 }
 
-/** The watch task's flags, as `deno task` expands them. */
+/**
+ * The watch task's flags, as `deno task` expands them; the runs have no
+ * HOME (nothing of a user's configuration is read).
+ */
 function watchFlags(): string[] {
-  const config = JSON.parse(Deno.readTextFileSync(`${ROOT_PATH}deno.json`));
-  return (config.tasks.watch as string).split(/\s+/)
-    .filter((w) => w.startsWith("--allow-"))
-    .map((w) => w.replaceAll("$INIT_CWD", ROOT_PATH));
+  return taskPermissions("watch", { INIT_CWD: ROOT_PATH }, {
+    drop: ["HOME"],
+    root: ROOT_PATH,
+  });
 }
 
 // Peak RSS (VmHWM) of one CLI run, polled from /proc until it exits.

@@ -1,6 +1,6 @@
-# Sourced by install.sh and install_consumers.sh: installing packages
-# without starting their services, and unpacking one package of another
-# Debian suite into a folder without installing it.
+# Sourced by install.sh, install_consumers.sh and install_remote.sh:
+# installing packages without starting their services, and unpacking one
+# package of another Debian suite into a folder without installing it.
 # shellcheck shell=bash
 
 # shellcheck source=tests/engines/_mirror.sh

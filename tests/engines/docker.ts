@@ -3,14 +3,27 @@
 // engine's truth, and a marker container.
 import type Docker from "dockerode";
 import {
+  addDockerd,
   type EngineInstance,
   need,
   primary,
+  removeDockerd,
   run,
+  startEngine,
+  stopEngine,
   uniq,
   waitFor,
 } from "./rig.ts";
+import type { CertSet } from "./tls.ts";
 import type { Truth } from "./truth.ts";
+
+// The CLI talks to the rig's unix sockets: TLS settings a test put in the
+// environment (for the code under test) must not reach it.
+const NO_TLS_ENV = {
+  DOCKER_TLS_VERIFY: "",
+  DOCKER_TLS: "",
+  DOCKER_CERT_PATH: "",
+};
 
 /**
  * The docker CLI bound to one engine's socket. It remembers the containers
@@ -52,7 +65,7 @@ export class DockerCli implements AsyncDisposable {
       ? [cmd, ...this.#runFlags, ...rest]
       : args;
     const out = (await run("docker", ["-H", `unix://${this.socket}`, ...full], {
-      env: this.#env,
+      env: { ...NO_TLS_ENV, ...this.#env },
     })).trim();
     if (makes) this.made(out);
     return out;
@@ -159,6 +172,58 @@ export class DockerCli implements AsyncDisposable {
       start: () => this.run({ name: uniq("marker") }),
       stop: (id) => this.docker("rm", "-f", id).then(() => {}),
     };
+  }
+}
+
+/**
+ * A dockerd added to the rig for one test (a "remote" host: see
+ * {@linkcode addDockerd}), with the docker CLI bound to its unix socket.
+ * Disposing it removes its containers, the daemon and its folder.
+ */
+export class AddedDockerd extends DockerCli {
+  /** Its engine instance (for stopEngine/startEngine). */
+  readonly engine: EngineInstance;
+  /** The TCP port it listens on with TLS. */
+  readonly port?: number;
+  /** `tcp://127.0.0.1:PORT` when it listens with TLS. */
+  readonly tcpUrl?: string;
+
+  private constructor(engine: EngineInstance) {
+    super(engine.socket);
+    this.engine = engine;
+    this.port = engine.tcpPort;
+    this.tcpUrl = engine.tcpPort
+      ? `tcp://127.0.0.1:${engine.tcpPort}`
+      : undefined;
+  }
+
+  /**
+   * Adds one, named after `name`; with `tls` (the server's certificates)
+   * it also listens on 127.0.0.1 with `--tlsverify`.
+   */
+  static async add(
+    name: string,
+    options: { tls?: CertSet } = {},
+  ): Promise<AddedDockerd> {
+    return new AddedDockerd(
+      await addDockerd(name, { tlsDir: options.tls?.dir }),
+    );
+  }
+
+  /** Stops the daemon only (its containers live on: live-restore). */
+  stopDaemon(signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> {
+    return stopEngine(this.engine, { signal });
+  }
+
+  /** Starts the daemon again, same flags, and waits until it answers. */
+  startDaemon(): Promise<void> {
+    return startEngine(this.engine);
+  }
+
+  /** Removes its containers, the daemon and its folder. */
+  override async [Symbol.asyncDispose](): Promise<void> {
+    await super[Symbol.asyncDispose]();
+    await removeDockerd(this.engine);
   }
 }
 

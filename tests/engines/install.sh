@@ -53,4 +53,5 @@ if [ ! -s "$ROOTFS" ]; then
   rm -rf "$tmp"
 fi
 bash "$(dirname "${BASH_SOURCE[0]}")/install_consumers.sh"
+bash "$(dirname "${BASH_SOURCE[0]}")/install_remote.sh"
 log "ok ($CACHE)"

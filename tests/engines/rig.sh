@@ -10,6 +10,11 @@
 #   rig.sh start-daemon NAME          start one daemon again
 #   rig.sh stop-daemon NAME [KILL|TERM|STOP|CONT]
 #                                     stop one daemon (its containers live on)
+#   rig.sh add-dockerd NAME [CERT_DIR PORT]
+#                                     start another dockerd (a "remote" host),
+#                                     NAME dockerd-…; prints its engine line
+#   rig.sh remove-daemon NAME         remove an added dockerd: its containers
+#                                     through it, the daemon, its folder
 #
 # Daemons: ctrd17 (containerd 1.7 from trixie, CRI with events), dockerd
 # (bookworm's, on ctrd17), ctrd16 (bookworm's containerd 1.6, CRI without
@@ -17,6 +22,13 @@
 # but start takes the rig folder from WW_RIG_DIR. `start` writes DIR/env
 # (shell) and DIR/engines.jsonl (one engine instance a line, what the tests
 # iterate over).
+#
+# Added dockerds (tests start them for one test): bookworm's dockerd on
+# ctrd17 in a containerd namespace of the rig's name, with its own data,
+# exec root (runc state), cgroup parent and engine ID, the test image
+# loaded. With CERT_DIR (ca.pem, cert.pem, key.pem: copied) it also
+# listens on 127.0.0.1:PORT with --tlsverify. start-daemon and stop-daemon
+# take its name like any daemon's; `stop` removes what is left of them.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -71,7 +83,13 @@ ctr_of() { # DAEMON ARGS...: ctr against one of the rig's containerds
     PATH=$(path17) "$CTRD17/ctr" --address "$DIR/$d/containerd.sock" "$@"
   fi
 }
-docker_() { DOCKER_CONFIG="$DIR/docker-cli" docker -H "unix://$DIR/dockerd/docker.sock" "$@"; }
+docker_() { docker_at dockerd "$@"; }
+docker_at() { # DAEMON ARGS...: the docker CLI against one of the rig's dockerds
+  local d=$1
+  shift
+  DOCKER_CONFIG="$DIR/docker-cli" DOCKER_TLS_VERIFY="" DOCKER_CERT_PATH="" \
+    docker -H "unix://$DIR/$d/docker.sock" "$@"
+}
 # podman's command line on the rig's podman storage.
 podman_cmd() {
   local d=$DIR/podman
@@ -179,21 +197,92 @@ start_ctrd() { # DAEMON
     PATH="$path" "$bin" --config "$DIR/$1/config.toml"
 }
 
-start_dockerd() {
-  local d=$DIR/dockerd
+start_dockerd() { # NAME: dockerd, or an added dockerd-…
+  local name=$1 d=$DIR/$1 extra=()
   # dockerd refuses to start over a pidfile of a live process (PIDs recycle).
   alive "$(pid_of "$d/pid")" || rm -f "$d/dockerd.pid"
-  launch dockerd 30 ping_docker_api "$d/docker.sock" -- \
+  if [ "$name" != dockerd ]; then
+    # Its own containerd namespaces: its containers apart from dockerd's.
+    extra+=(--containerd-namespace "$(namespace_of "$name")"
+      --containerd-plugins-namespace "$(namespace_of "$name")-plugins")
+  fi
+  if [ -s "$d/tcp-port" ]; then
+    extra+=(-H "tcp://127.0.0.1:$(cat "$d/tcp-port")" --tlsverify
+      --tlscacert "$d/tls/ca.pem" --tlscert "$d/tls/cert.pem"
+      --tlskey "$d/tls/key.pem")
+  fi
+  launch "$name" 30 ping_docker_api "$d/docker.sock" -- \
     PATH="$(path17)" dockerd \
     --config-file "$d/daemon.json" \
     --containerd "$DIR/ctrd17/containerd.sock" \
     --data-root "$d/data" \
     --exec-root "$d/exec" \
     --pidfile "$d/dockerd.pid" \
-    --cgroup-parent "$(cgroup_parent)/dockerd" \
+    --cgroup-parent "$(cgroup_parent)/$name" \
     -H "unix://$d/docker.sock" \
+    "${extra[@]}" \
     --bridge=none --iptables=false --ip-masq=false --ip6tables=false \
     --userland-proxy=false --live-restore --log-level=warn
+}
+
+# The containerd namespace of an added dockerd: the rig's name in it, like
+# every name the rig gives (the leftover check looks for them).
+namespace_of() { echo "$(basename "$DIR")-$1"; }
+
+# The added dockerds of the rig (their folders).
+added_dockerds() {
+  local d
+  for d in "$DIR"/dockerd-*/; do [ -d "$d" ] && basename "$d"; done
+  return 0
+}
+
+dockerd_config() { # NAME: the daemon's folder and its config
+  local d=$DIR/$1
+  mkdir -p "$d"
+  # dockerd 20.10 keeps its ID key in /etc/docker unless told otherwise:
+  # its own key, its own engine ID.
+  echo "{\"deprecated-key-path\": \"$d/key.json\"}" >"$d/daemon.json"
+}
+
+add_dockerd() { # NAME [CERT_DIR PORT]
+  local name=$1 certs=${2:-} port=${3:-} d=$DIR/$1 f
+  [[ "$name" =~ ^dockerd-[a-zA-Z0-9_.-]+$ ]] ||
+    { log "an added dockerd is named dockerd-[a-zA-Z0-9_.-]+, not $name"; return 2; }
+  [ ! -e "$d" ] || { log "$name exists"; return 2; }
+  dockerd_config "$name"
+  if [ -n "$certs" ]; then
+    [ -n "$port" ] || { log "add-dockerd $name: a CERT_DIR needs a PORT"; return 2; }
+    mkdir -p "$d/tls"
+    for f in ca cert key; do install -m 600 "$certs/$f.pem" "$d/tls/$f.pem"; done
+    echo "$port" >"$d/tcp-port"
+  fi
+  start_daemon "$name" || { remove_daemon "$name"; return 1; }
+  docker_at "$name" load -q -i "$DIR/image.tar" >/dev/null ||
+    { remove_daemon "$name"; return 1; }
+  local dk
+  dk=$(version_of dockerd)
+  echo "{\"kind\":\"docker\",\"version\":\"$dk\",\"daemon\":\"$name\",\"pidFile\":\"$d/pid\",\"socket\":\"$d/docker.sock\",\"containerd\":\"ctrd17\",\"runcRoot\":\"$d/exec/runtime-runc\",\"cgroupParent\":\"$(cgroup_parent)/$name\",\"namespace\":\"$(namespace_of "$name")\"$(
+    [ -s "$d/tcp-port" ] && echo ",\"tcpPort\":$(cat "$d/tcp-port")"
+  )}"
+}
+
+# Removes an added dockerd: its containers through it, the daemon, what it
+# left mounted, its cgroups and its folder.
+remove_daemon() { # NAME
+  local name=$1 d=$DIR/$1
+  case "$name" in dockerd-*) ;; *) log "only added dockerds are removed, not $name"; return 2 ;; esac
+  [ -d "$d" ] || return 0
+  # Up again if a test left it stopped or frozen: its containers go
+  # through it.
+  if [ -e "$d/started" ]; then
+    kill -s CONT "$(pid_of "$d/pid")" 2>/dev/null || true
+    start_daemon "$name" >/dev/null 2>&1 || log "$name did not start again for the cleanup"
+  fi
+  remove_docker_containers "$name"
+  stop_daemon "$name" TERM
+  unmount_all "$d/"
+  remove_cgroups "$(basename "$DIR")/$name"
+  rm -rf "$d"
 }
 
 start_podman() {
@@ -205,10 +294,11 @@ start_podman() {
 }
 
 start_daemon() { # NAME
+  [ -d "$DIR/$1" ] || { log "no daemon $1 (have: $DAEMONS $(added_dockerds | tr '\n' ' '))"; return 2; }
   touch "$DIR/$1/started"
   case "$1" in
   ctrd17 | ctrd16) start_ctrd "$1" ;;
-  dockerd) start_dockerd ;;
+  dockerd | dockerd-*) start_dockerd "$1" ;;
   podman) start_podman ;;
   *) log "no daemon $1 (have: $DAEMONS)"; return 2 ;;
   esac
@@ -294,11 +384,17 @@ EOF
 
 # Removes every container through its engine while the engines run: their
 # shims and runc then delete their state and cgroups themselves.
+remove_docker_containers() { # DAEMON
+  local ids
+  alive "$(pid_of "$DIR/$1/pid")" || return 0
+  ids=$(docker_at "$1" ps -aq 2>/dev/null) || return 0
+  # shellcheck disable=SC2086
+  [ -z "$ids" ] || docker_at "$1" rm -f $ids >/dev/null 2>&1 || true
+}
+
 remove_containers() {
   local d ns id
-  if alive "$(pid_of "$DIR/dockerd/pid")"; then
-    docker_ ps -aq 2>/dev/null | xargs -r docker -H "unix://$DIR/dockerd/docker.sock" rm -f >/dev/null 2>&1 || true
-  fi
+  for d in dockerd $(added_dockerds); do remove_docker_containers "$d"; done
   if alive "$(pid_of "$DIR/podman/pid")" || [ -d "$DIR/podman/storage" ]; then
     podman_ rm -af -t 0 >/dev/null 2>&1 || true
   fi
@@ -369,17 +465,18 @@ remove_shim_sockets() {
   done
 }
 
-unmount_all() {
-  local m
-  for m in $(awk -v d="$DIR/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r); do
+unmount_all() { # [FOLDER/]: every mount under the folder (default: the rig's)
+  local m under=${1:-$DIR/}
+  for m in $(awk -v d="$under" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r); do
     umount -l "$m" 2>/dev/null || true
   done
 }
 
-# Thaws and removes the rig's cgroups (deepest first), in every hierarchy.
-remove_cgroups() {
+# Thaws and removes the rig's cgroups (deepest first), in every hierarchy;
+# or only those below one of them (a path below the rig's).
+remove_cgroups() { # [CGROUP]
   local name root
-  name=$(basename "$DIR")
+  name=${1:-$(basename "$DIR")}
   for root in /sys/fs/cgroup/*/"$name" /sys/fs/cgroup/"$name"; do
     [ -d "$root" ] || continue
     if [ -e "$root/freezer.state" ]; then
@@ -398,10 +495,9 @@ start)
   chmod 755 "$DIR"
   t0=$SECONDS
   trap 'log "start failed; cleaning up"; WW_RIG_DIR=$DIR bash "$HERE/rig.sh" stop' ERR
-  mkdir -p "$DIR/dockerd" "$DIR/docker-cli" "$DIR/cri-logs"
+  mkdir -p "$DIR/docker-cli" "$DIR/cri-logs"
   echo '{}' >"$DIR/docker-cli/config.json"
-  # dockerd 20.10 keeps its ID key in /etc/docker unless told otherwise.
-  echo "{\"deprecated-key-path\": \"$DIR/dockerd/key.json\"}" >"$DIR/dockerd/daemon.json"
+  dockerd_config dockerd
   containerd_config ctrd17
   containerd_config ctrd16
   podman_config
@@ -422,14 +518,14 @@ stop)
   case "$DIR" in /run/ww-rig.* | /tmp/ww-rig.*) ;; *) log "refusing to remove $DIR"; exit 1 ;; esac
   # Every daemon that ran up again (a test may have left one stopped or
   # frozen), so that containers go through their engines.
-  for d in $DAEMONS; do
+  for d in $DAEMONS $(added_dockerds); do
     [ -e "$DIR/$d/started" ] || continue
     p=$(pid_of "$DIR/$d/pid")
     alive "$p" && kill -s CONT "$p" 2>/dev/null || true
     start_daemon "$d" >/dev/null 2>&1 || log "$d did not start again for the cleanup"
   done
   remove_containers
-  for d in podman dockerd ctrd16 ctrd17; do stop_daemon "$d" TERM; done
+  for d in $(added_dockerds) podman dockerd ctrd16 ctrd17; do stop_daemon "$d" TERM; done
   kill_leftovers
   unmount_all
   remove_cgroups
@@ -443,8 +539,16 @@ stop-daemon)
   DIR=${WW_RIG_DIR:?WW_RIG_DIR is not set}
   stop_daemon "${2:?usage: rig.sh stop-daemon NAME [SIGNAL]}" "${3:-TERM}"
   ;;
+add-dockerd)
+  DIR=${WW_RIG_DIR:?WW_RIG_DIR is not set}
+  add_dockerd "${2:?usage: rig.sh add-dockerd NAME [CERT_DIR PORT]}" "${3:-}" "${4:-}"
+  ;;
+remove-daemon)
+  DIR=${WW_RIG_DIR:?WW_RIG_DIR is not set}
+  remove_daemon "${2:?usage: rig.sh remove-daemon NAME}"
+  ;;
 *)
-  echo "usage: rig.sh start | stop | start-daemon NAME | stop-daemon NAME [KILL|TERM|STOP|CONT]" >&2
+  echo "usage: rig.sh start | stop | start-daemon NAME | stop-daemon NAME [KILL|TERM|STOP|CONT] | add-dockerd NAME [CERT_DIR PORT] | remove-daemon NAME" >&2
   exit 2
   ;;
 esac

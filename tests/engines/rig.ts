@@ -30,8 +30,12 @@ export interface EngineInstance {
   cgroupParent?: string;
   /** CRI: whether the runtime implements GetContainerEvents. */
   events?: boolean;
-  /** docker: the daemon name of the containerd below it (namespace moby). */
+  /** docker: the daemon name of the containerd below it. */
   containerd?: string;
+  /** docker: its containers' namespace in that containerd (default `moby`). */
+  namespace?: string;
+  /** docker: the port it also listens on, on 127.0.0.1 with `--tlsverify`. */
+  tcpPort?: number;
   /** docker, podman: flags every `docker run`/`create` gets. */
   runFlags?: string[];
   /** podman: the podman command line on the service's storage. */
@@ -284,6 +288,43 @@ export async function stopEngine(
 /** Starts the daemon serving an engine instance again; waits until it answers. */
 export async function startEngine(engine: EngineInstance): Promise<void> {
   await run("bash", [need().script, "start-daemon", engine.daemon], {
+    env: { WW_RIG_DIR: need().dir },
+  });
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/**
+ * Adds a dockerd to the rig for one test (`rig.sh add-dockerd`), named
+ * `dockerd-<name>-<random>`: on the rig's containerd 1.7 in a namespace of
+ * its own, with its own engine ID, the test image loaded. With `tlsDir`
+ * (`ca.pem`, `cert.pem`, `key.pem`) it also listens on 127.0.0.1 (a free
+ * port) with `--tlsverify`. {@linkcode removeDockerd} removes it; the rig's
+ * stop removes what a test left.
+ */
+export async function addDockerd(
+  name: string,
+  options: { tlsDir?: string } = {},
+): Promise<EngineInstance> {
+  const daemon = uniq(`dockerd-${name}`);
+  const tls = options.tlsDir ? [options.tlsDir, String(freePort())] : [];
+  const line = await run(
+    "bash",
+    [need().script, "add-dockerd", daemon, ...tls],
+    { env: { WW_RIG_DIR: need().dir } },
+  );
+  const e = JSON.parse(line) as Omit<EngineInstance, "label">;
+  return { ...e, label: label(e.kind, e.version) };
+}
+
+/** Removes a dockerd added by {@linkcode addDockerd}: its containers, the daemon, its folder. */
+export async function removeDockerd(engine: EngineInstance): Promise<void> {
+  await run("bash", [need().script, "remove-daemon", engine.daemon], {
     env: { WW_RIG_DIR: need().dir },
   });
 }

@@ -4,21 +4,21 @@
 // built-in's — under the watch task's exact permissions.
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { serveToyEngine } from "../../examples/toy_engine.ts";
+import { taskPermissions } from "../_task.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
-/** The `watch` task's `deno run` flags, as `deno task` expands them. */
-function taskPermissions(initCwd: string): string[] {
-  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
-  const words = (config.tasks.watch as string).split(/\s+/);
-  return words.filter((w) => w.startsWith("--allow-")).map((w) =>
-    w.replaceAll("$INIT_CWD", initCwd)
-  );
-}
-
 async function runCli(args: string[], env: Record<string, string>) {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...taskPermissions(ROOT), `${ROOT}/cli/mod.ts`, ...args],
+    args: [
+      "run",
+      ...taskPermissions("watch", {
+        INIT_CWD: ROOT,
+        HOME: Deno.env.get("HOME"),
+      }),
+      `${ROOT}/cli/mod.ts`,
+      ...args,
+    ],
     cwd: ROOT,
     env: { NO_COLOR: "1", INIT_CWD: ROOT, ...env },
     stdin: "null",

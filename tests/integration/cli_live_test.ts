@@ -5,16 +5,9 @@
 import { assertEquals, assertMatch } from "../_assert.ts";
 import { serveToyEngine, type ToyEngine } from "../../examples/toy_engine.ts";
 import { ChildLines } from "./_lines.ts";
+import { taskPermissions } from "../_task.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
-
-/** The `watch` task's flags, as `deno task` expands them. */
-function taskPermissions(): string[] {
-  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
-  return (config.tasks.watch as string).split(/\s+/)
-    .filter((w) => w.startsWith("--allow-"))
-    .map((w) => w.replaceAll("$INIT_CWD", ROOT));
-}
 
 // Under /run (or the user's runtime folder): the task may open sockets there.
 async function runtimeDir(): Promise<string> {
@@ -33,7 +26,10 @@ Deno.test("cli live: waits for an engine, announces it when it appears, reports 
       new Deno.Command(Deno.execPath(), {
         args: [
           "run",
-          ...taskPermissions(),
+          ...taskPermissions("watch", {
+            INIT_CWD: ROOT,
+            HOME: Deno.env.get("HOME"),
+          }),
           `${ROOT}/cli/mod.ts`,
           "--adapter",
           "examples/third_party_adapter.ts",

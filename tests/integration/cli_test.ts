@@ -8,16 +8,16 @@ import { primaryDocker } from "../engines/docker.ts";
 import { ChildLines } from "./_lines.ts";
 import { integrationTest, primary, uniq } from "../engines/rig.ts";
 import type { Truth } from "../engines/truth.ts";
+import { taskPermissions as permissionsOf } from "../_task.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-/** The `watch` task's `deno run` flags, from deno.json. */
+/** The `watch` task's `deno run` flags, from deno.json, run from the repository. */
 function taskPermissions(): string[] {
-  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`));
-  const words = (config.tasks.watch as string).split(/\s+/);
-  assertEquals(words.slice(0, 2), ["deno", "run"]);
-  assert(!words.includes("-A") && !words.includes("--allow-all"));
-  return words.slice(2).filter((w) => w.startsWith("--allow-"));
+  return permissionsOf("watch", {
+    INIT_CWD: ROOT,
+    HOME: Deno.env.get("HOME"),
+  });
 }
 
 function cli(args: string[]): Deno.Command {

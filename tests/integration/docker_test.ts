@@ -10,7 +10,6 @@ import {
 import {
   COMPOSE_PROJECT_LABEL,
   engineRegistry,
-  EventStreamEndedError,
   ProcesslessContainerError,
 } from "../../engineclient/mod.ts";
 import {
@@ -18,43 +17,21 @@ import {
   engineTest,
   type Rig,
   served,
-  startEngine,
-  stopEngine,
   testsOf,
   uniq,
   waitFor,
 } from "../engines/rig.ts";
 import { DockerCli } from "../engines/docker.ts";
-import { Ctr } from "../engines/containerd.ts";
 import { Gate, SocketProxy } from "../engines/proxy.ts";
-import { viewOf } from "../engines/truth.ts";
 import { EventRecorder, watchReady } from "./_recorder.ts";
+import {
+  bounded,
+  lifecycleCase,
+  localTarget,
+  restartResyncCase,
+} from "./_docker_cases.ts";
 
 const dockerTest = testsOf("docker", DockerCli.of);
-
-/**
- * Settles like `promise`, or rejects naming `what` after `ms`: a hang (an
- * engine that never came back, a loss never surfaced) fails the test instead
- * of stalling the run. A safety net, not a timing assertion.
- */
-async function bounded<T>(
-  promise: Promise<T>,
-  what: string,
-  ms = 30_000,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`timed out after ${ms} ms: ${what}`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 engineTest("docker", "registered, probed, identified", async (engine, rig) => {
   assert(engineRegistry.get("docker.com") === dockerAdapter);
@@ -142,114 +119,12 @@ dockerTest(
 
 dockerTest(
   "start, pause, unpause, stop, kill -9 and rm -f each yield exactly their event",
-  async (cli, engine) => {
-    await using watcher = watchDocker(engine.socket);
-    await using _watch = await watchReady(watcher);
-    await using rec = new EventRecorder(watcher);
-    const id = await cli.create({ name: uniq("life") });
-    await cli.docker("start", id);
-    await rec.waitFor([id], 1);
-    assertEquals(watcher.portfolio.container(id)?.pid, await cli.pid(id));
-    await cli.docker("pause", id);
-    await rec.waitFor([id], 2);
-    assertEquals(watcher.portfolio.container(id)?.paused, true);
-    await cli.docker("unpause", id);
-    await rec.waitFor([id], 3);
-    assertEquals(watcher.portfolio.container(id)?.paused, false);
-    await cli.docker("stop", "-t", "1", id);
-    await rec.waitFor([id], 4);
-    assertEquals(watcher.portfolio.container(id), undefined);
-    assertEquals(rec.of([id]), [
-      `started:${id}`,
-      `paused:${id}`,
-      `unpaused:${id}`,
-      `exited:${id}`,
-    ]);
-
-    const k = await cli.run({ name: uniq("killed") });
-    await rec.waitFor([k], 1);
-    Deno.kill(await cli.pid(k), "SIGKILL");
-    await rec.waitFor([k], 2);
-    assertEquals(watcher.portfolio.container(k), undefined);
-
-    const r = await cli.run({ name: uniq("removed") });
-    await rec.waitFor([r], 1);
-    await cli.docker("rm", "-f", r);
-    await rec.waitFor([r], 2);
-    assertEquals(watcher.portfolio.container(r), undefined);
-    // Nothing more arrives for these containers: a marker's events,
-    // emitted after all of theirs, come first.
-    await rec.settle(cli.marker());
-    assertEquals(rec.of([id]).length, 4);
-    assertEquals(rec.of([k]), [`started:${k}`, `exited:${k}`]);
-    assertEquals(rec.of([r]), [`started:${r}`, `exited:${r}`]);
-    await rec.stop();
-    assertEquals(rec.error, undefined);
-  },
+  (cli, engine) => lifecycleCase(cli, localTarget(engine)),
 );
 
 dockerTest(
   "dockerd killed and restarted mid-watch resyncs to the truth with exactly the difference",
-  async (cli, engine) => {
-    // While dockerd is down its containers live on in containerd.
-    const below = new Ctr(served("containerd", engine.containerd!));
-    const keep = await cli.run({ name: uniq("keep") });
-    const gone = await cli.run({ name: uniq("gone") });
-    const pausing = await cli.run({ name: uniq("pausing") });
-    await using watcher = watchDocker(engine.socket, {
-      backoff: { initialMs: 50, maxMs: 300 },
-    });
-    await using _watch = await watchReady(watcher);
-    // A bare client's event stream, to see the loss surface as an error.
-    const bare = new DockerClient(engine.socket);
-    try {
-      await using rec = new EventRecorder(watcher);
-      const syncs = watcher.syncCount;
-      const stream = await bare.lifecycleEvents();
-      // Caught at once: the loss happens while we wait for the kill.
-      const draining = (async () => {
-        for await (const _ of stream) {
-          // none expected before the kill
-        }
-      })().then(() => undefined, (err: Error) => err);
-      await stopEngine(engine, { signal: "SIGKILL" });
-      const lost = await bounded(draining, "loss of the event stream");
-      assert(
-        lost instanceof EventStreamEndedError &&
-          lost.endpoint === engine.socket &&
-          lost.message.includes(`"${engine.socket}"`),
-        `stream loss not surfaced: ${lost}`,
-      );
-      // End one behind dockerd's back (containerd's PID: never 0, which
-      // would signal our own process group).
-      const task = (await below.tasks("moby")).get(gone);
-      assert(task && task.pid > 0, `no containerd task for ${gone}`);
-      Deno.kill(task.pid, "SIGKILL");
-      await startEngine(engine);
-      await waitFor(() => watcher.syncCount > syncs, {
-        what: "resync after dockerd restart",
-      });
-      await rec.waitFor([gone], 1);
-      // Changes after the resync arrive as ordinary events.
-      await cli.docker("pause", pausing);
-      const fresh = await cli.run({ name: uniq("fresh") });
-      await rec.waitFor([pausing, fresh], 2);
-      const mine = new Set([keep, gone, pausing, fresh]);
-      const only = <V>(m: Map<string, V>) =>
-        new Map([...m].filter(([id]) => mine.has(id)));
-      assertEquals(
-        only(viewOf(watcher.portfolio.containers())),
-        only(await cli.truth()),
-      );
-      assertEquals(rec.of([keep]), []);
-      assertEquals(rec.of([gone]), [`exited:${gone}`]);
-      assertEquals(rec.of([pausing]), [`paused:${pausing}`]);
-      assertEquals(rec.of([fresh]), [`started:${fresh}`]);
-    } finally {
-      await bare.close();
-      await startEngine(engine);
-    }
-  },
+  (cli, engine) => restartResyncCase(cli, engine, localTarget(engine)),
 );
 
 dockerTest(

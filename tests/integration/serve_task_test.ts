@@ -7,6 +7,7 @@
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { integrationTest, waitFor } from "../engines/rig.ts";
 import { docker } from "../engines/docker.ts";
+import { taskArgs, taskPermissions } from "../_task.ts";
 import { SseClient } from "../serve/_sse_client.ts";
 import {
   connect,
@@ -19,14 +20,13 @@ import {
 const ROOT = new URL("../../", import.meta.url).pathname;
 const TOKEN = "serve-task-test-token-5f1c9a7e";
 
-/** The `serve` task's `deno run` flags, from deno.json. */
-function taskPermissions(): string[] {
-  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`));
-  const words = (config.tasks.serve as string).split(/\s+/);
-  assertEquals(words.slice(0, 2), ["deno", "run"]);
-  assertEquals(words.at(-1), "serve/mod.ts");
-  assert(!words.includes("-A") && !words.includes("--allow-all"));
-  return words.slice(2).filter((w) => w.startsWith("--allow-"));
+/** The `serve` task's `deno run` flags, from deno.json, run from the repository. */
+function permissions(): string[] {
+  assertEquals(taskArgs("serve").at(-1), "serve/mod.ts");
+  return taskPermissions("serve", {
+    INIT_CWD: ROOT,
+    HOME: Deno.env.get("HOME"),
+  });
 }
 
 /** A running agent process and everything it wrote. */
@@ -38,7 +38,7 @@ class AgentProcess {
 
   constructor(args: string[], env: Record<string, string> = {}) {
     this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...taskPermissions(), `${ROOT}serve/mod.ts`, ...args],
+      args: ["run", ...permissions(), `${ROOT}serve/mod.ts`, ...args],
       cwd: ROOT,
       stdin: "null",
       stdout: "piped",

@@ -12,6 +12,7 @@ import {
   unknownFields,
   validateObject,
 } from "./_deploy.ts";
+import { taskArgs, taskPermissions } from "../_task.ts";
 
 const root = new URL("../../", import.meta.url);
 const read = (path: string) => Deno.readTextFileSync(new URL(path, root));
@@ -235,17 +236,19 @@ Deno.test("deploy Containerfile: pinned Deno from npm, non-root, same port and p
   assertEquals(pod.containers[0].args, cmd);
 
   // The entrypoint runs serve/mod.ts with exactly the permissions of
-  // `deno task serve`, but for the read of the folder a task is run from
-  // ($INIT_CWD, for --adapter modules given by path): the image has none.
+  // `deno task serve`, its $HOME the image's, but for the read of the
+  // folder a task is run from ($INIT_CWD, for --adapter modules given by
+  // path): the image has none.
   const entrypoint: string[] = JSON.parse(one("ENTRYPOINT"));
-  const task: string = JSON.parse(read("deno.json")).tasks.serve;
-  const taskArgs = task.replaceAll(",$INIT_CWD", "").split(/\s+/);
+  const home = /^HOME=(\S+)$/.exec(all("ENV").find((e) => /^HOME=/.test(e))!);
+  assert(home, "the image sets HOME");
   assertEquals(entrypoint[0], "/usr/local/bin/deno");
   assertEquals(
     entrypoint.slice(1).filter((a) => a.startsWith("--allow-")).sort(),
-    taskArgs.filter((a) => a.startsWith("--allow-")).sort(),
+    taskPermissions("serve", { HOME: home[1] }, { drop: ["INIT_CWD"] })
+      .sort(),
   );
-  assertEquals(entrypoint.at(-1), taskArgs.at(-1));
+  assertEquals(entrypoint.at(-1), taskArgs("serve").at(-1));
   // Every source folder the entrypoint imports from is copied.
   const copied = all("COPY").flatMap((c) => c.split(/\s+/).slice(0, -1));
   for (const entry of Deno.readDirSync(root)) {

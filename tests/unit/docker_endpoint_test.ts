@@ -103,11 +103,64 @@ Deno.test("docker endpoint: TLS material comes from DOCKER_CERT_PATH", async () 
 
 Deno.test("docker endpoint: unsupported schemes are refused, naming the input", async () => {
   await withEnv({}, () => {
-    for (const bad of ["ssh://me@host", "npipe:////./pipe/docker", "docker"]) {
+    for (const bad of ["npipe:////./pipe/docker", "docker", "ssh://"]) {
       assertThrows(
         () => parseDockerEndpoint(bad),
         (err: Error) => err instanceof TypeError && err.message.includes(bad),
       );
     }
   });
+});
+
+Deno.test("docker endpoint: ssh:// as the docker CLI writes it, and podman's with a socket path", async () => {
+  await withEnv({}, () => {
+    assertEquals(parseDockerEndpoint("ssh://me@build-1"), {
+      api: "ssh://me@build-1",
+      protocol: "ssh",
+      host: "build-1",
+      port: 22,
+      user: "me",
+    });
+    assertEquals(parseDockerEndpoint("ssh://me@10.0.0.5:2222").port, 2222);
+    assertEquals(parseDockerEndpoint("ssh://me@[::1]:2222").host, "::1");
+    const podman = parseDockerEndpoint(
+      "ssh://core@127.0.0.1:50123/run/user/1000/podman/podman.sock?secure=True",
+    );
+    assertEquals(
+      [podman.user, podman.port, podman.remoteSocket],
+      ["core", 50123, "/run/user/1000/podman/podman.sock"],
+    );
+  });
+});
+
+Deno.test("docker endpoint: given TLS settings win over the environment", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ww-docker-certs-" });
+  try {
+    for (const f of ["ca", "cert", "key"]) {
+      await Deno.writeTextFile(`${dir}/${f}.pem`, `${f} from dir`);
+    }
+    await withEnv(
+      { DOCKER_TLS_VERIFY: "1", DOCKER_CERT_PATH: "/nowhere" },
+      () => {
+        // false: plain, whatever the environment says (a context without TLS).
+        const plain = parseDockerEndpoint("tcp://h:2376", { tls: false });
+        assertEquals([plain.protocol, plain.ca], ["http", undefined]);
+        const given = parseDockerEndpoint("tcp://h:2376", {
+          tls: { certPath: dir, ca: "given ca" },
+        });
+        assertEquals(
+          [given.protocol, given.ca, given.cert, given.key, given.verify],
+          ["https", "given ca", "cert from dir", "key from dir", undefined],
+        );
+        const skip = parseDockerEndpoint("tcp://h", { tls: { verify: false } });
+        assertEquals([skip.protocol, skip.port, skip.verify], [
+          "https",
+          2376,
+          false,
+        ]);
+      },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

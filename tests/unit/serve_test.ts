@@ -5,6 +5,7 @@
 import { assert, assertEquals, assertMatch, assertThrows } from "../_assert.ts";
 import { startAgent } from "../../serve/mod.ts";
 import { parseListen, parseServeArgs, UsageError } from "../../cli/_args.ts";
+import { fleetOptions } from "../../cli/_fleet.ts";
 import { Ring } from "../../serve/_ring.ts";
 import {
   bearerToken,
@@ -299,20 +300,43 @@ Deno.test("serve: flags — listen addresses, a token off loopback, numbers", ()
     "a=b",
     "--socket",
     "/run/x.sock",
+    "--context",
+    "build-1",
+    "--context",
+    "all",
   ], {});
   assertEquals(
     [s.maxClients, s.bufferSize, s.clientQueueSize, s.heartbeatMs],
     [3, 0, 7, 2000],
   );
-  assertEquals([s.project, s.labels, s.sockets], ["p", [{
-    key: "a",
-    value: "b",
-  }], ["/run/x.sock"]]);
+  assertEquals([s.project, s.labels, s.sockets, s.contexts], [
+    "p",
+    [{
+      key: "a",
+      value: "b",
+    }],
+    ["/run/x.sock"],
+    ["build-1", "all"],
+  ]);
+  // The agent's fleet watches the contexts named, and only what was named.
+  const fleet = fleetOptions(parseServeArgs(["--context", "build-1"], {}), {});
+  assertEquals([fleet.endpoints, fleet.contexts, fleet.explicitOnly], [
+    [],
+    ["build-1"],
+    true,
+  ]);
+  assertEquals(fleetOptions(d, {}).explicitOnly, false);
   for (
-    const bad of [["--max-clients", "0"], ["--buffer", "-1"], [
-      "--heartbeat",
-      "1.5",
-    ], ["--once"]]
+    const bad of [
+      ["--max-clients", "0"],
+      ["--buffer", "-1"],
+      [
+        "--heartbeat",
+        "1.5",
+      ],
+      ["--once"],
+      ["--context", " "],
+    ]
   ) {
     assertThrows(() => parseServeArgs(bad, {}), UsageError, bad.join(" "));
   }

@@ -8,6 +8,7 @@
 
 import {
   type EngineAdapter,
+  type EngineOptions,
   type EngineRegistry,
   engineRegistry,
 } from "../../engineclient/mod.ts";
@@ -88,7 +89,12 @@ class CandidateList {
   async add(
     endpoint: string,
     source: CandidateSource,
-    options: { pid?: number; types?: readonly string[] } = {},
+    options: {
+      pid?: number;
+      types?: readonly string[];
+      options?: EngineOptions;
+      name?: string;
+    } = {},
   ): Promise<void> {
     const ep = normalize(endpoint);
     const key = ep.startsWith("/") ? (await identity(ep)) ?? ep : ep;
@@ -108,6 +114,8 @@ class CandidateList {
       source,
       pid: options.pid ?? 0,
       types: [...(options.types ?? [])],
+      ...(options.options ? { options: options.options } : {}),
+      ...(options.name ? { name: options.name } : {}),
     };
     this.#byKey.set(key, candidate);
     this.list.push(candidate);
@@ -161,9 +169,45 @@ async function scanProcesses(
   }
 }
 
+// The endpoints the adaptors' own configurations name (docker contexts,
+// podman connections): the current ones, or those named in `contexts`.
+async function configured(
+  adapters: readonly EngineAdapter[],
+  candidates: CandidateList,
+  options: DiscoveryOptions & { env: (name: string) => string | undefined },
+): Promise<void> {
+  for (const a of adapters) {
+    if (!a.configuredEndpoints) continue;
+    const warnings: string[] = [];
+    let specs: Awaited<
+      ReturnType<NonNullable<EngineAdapter["configuredEndpoints"]>>
+    >;
+    try {
+      specs = await a.configuredEndpoints({
+        env: options.env,
+        names: options.contexts,
+        warnings,
+      });
+    } catch (err) {
+      warnings.push(`${a.type}: ${(err as Error)?.message ?? err}`);
+      specs = [];
+    }
+    options.warnings?.push(...warnings);
+    for (const spec of specs) {
+      await candidates.add(spec.endpoint, "config", {
+        types: [a.type],
+        options: spec.options,
+        name: spec.name,
+      });
+    }
+  }
+}
+
 /**
  * Lists the candidate endpoints in order — explicit, then the registered
- * adaptors' environment variables, well-known paths and the process scan —
+ * adaptors' environment variables, their configured endpoints (the current
+ * docker context, podman's default connection, or the `contexts` named),
+ * well-known paths and the process scan —
  * deduplicated by the socket's real identity (a path through `/var/run` →
  * `/run` is one socket); the process scan adds PIDs. Each candidate names
  * the adaptor types whose hints found it.
@@ -180,18 +224,29 @@ export async function engineCandidates(
   const env = options.env ?? envValue;
   const candidates = new CandidateList();
   for (const ep of options.endpoints ?? []) {
-    await candidates.add(ep, "explicit");
+    if (typeof ep === "string") await candidates.add(ep, "explicit");
+    else {
+      await candidates.add(ep.endpoint, "explicit", {
+        options: ep.options,
+        name: ep.name,
+      });
+    }
   }
-  if (options.explicitOnly) return candidates.list;
-
   const adapters = adaptersOf(
     options.registry ?? engineRegistry,
     options.types,
   );
+  if (options.explicitOnly) {
+    if (options.contexts?.length) {
+      await configured(adapters, candidates, { ...options, env });
+    }
+    return candidates.list;
+  }
   for (const [name, types] of hintIndex(adapters, (a) => a.envVars)) {
     const value = env(name);
     if (value) await candidates.add(value, "env", { types });
   }
+  await configured(adapters, candidates, { ...options, env });
   const paths = hintIndex(adapters, (a) => a.socketPaths);
   for (const [p, types] of paths) {
     const path = expand(p, env);

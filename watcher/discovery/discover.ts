@@ -6,9 +6,12 @@
 
 import {
   type EngineAdapter,
+  EngineAuthError,
+  EngineHostKeyError,
   EngineNotFoundError,
   EnginePermissionError,
   engineRegistry,
+  EngineTlsError,
   EngineTooOldError,
   NotAnEngineError,
 } from "../../engineclient/mod.ts";
@@ -42,6 +45,11 @@ function classify(
     return { reason: "not-an-engine", message };
   }
   if (error instanceof EngineTooOldError) return { reason: "too-old", message };
+  if (error instanceof EngineTlsError) return { reason: "tls", message };
+  if (error instanceof EngineHostKeyError) {
+    return { reason: "host-key", message };
+  }
+  if (error instanceof EngineAuthError) return { reason: "auth", message };
   if (error instanceof ProbeTimeoutError) return { reason: "timeout", message };
   return {
     reason: "error",
@@ -56,10 +64,11 @@ function classify(
  */
 async function probeOne(
   adapter: EngineAdapter,
-  endpoint: string,
+  candidate: EngineCandidate,
   timeoutMs: number,
   signal?: AbortSignal,
 ) {
+  const endpoint = candidate.endpoint;
   const timeout = new AbortController();
   const timer = setTimeout(
     () => timeout.abort(new ProbeTimeoutError(endpoint, timeoutMs)),
@@ -75,7 +84,10 @@ async function probeOne(
   });
   try {
     return await Promise.race([
-      adapter.probe!(endpoint, { signal: combined }),
+      adapter.probe!(endpoint, {
+        signal: combined,
+        ...(candidate.options ? { engine: candidate.options } : {}),
+      }),
       stopped,
     ]);
   } catch (err) {
@@ -123,7 +135,7 @@ async function probeWith(
 ): Promise<Outcome> {
   const outcomes = await Promise.allSettled(
     probers.map((a) =>
-      probeOne(a, candidate.endpoint, options.timeoutMs, options.signal)
+      probeOne(a, candidate, options.timeoutMs, options.signal)
     ),
   );
   const engines: FoundEngine[] = [];
@@ -139,6 +151,8 @@ async function probeWith(
         pid: candidate.pid,
         version: outcome.value.version,
         source: candidate.source,
+        ...(candidate.options ? { options: candidate.options } : {}),
+        ...(candidate.name ? { name: candidate.name } : {}),
       });
     }
   });

@@ -4,10 +4,16 @@
  * @module
  */
 
-import type { EngineRegistry } from "../../engineclient/mod.ts";
+import type {
+  EndpointSpec,
+  EngineOptions,
+  EngineRegistry,
+} from "../../engineclient/mod.ts";
 
 /**
- * Where a candidate endpoint came from.
+ * Where a candidate endpoint came from: given, an environment variable, an
+ * engine client's configuration (a docker context, a podman connection),
+ * a well-known socket path, or the process scan.
  *
  * @example
  * ```ts
@@ -15,7 +21,12 @@ import type { EngineRegistry } from "../../engineclient/mod.ts";
  * const source: CandidateSource = "process";
  * ```
  */
-export type CandidateSource = "explicit" | "env" | "well-known" | "process";
+export type CandidateSource =
+  | "explicit"
+  | "env"
+  | "config"
+  | "well-known"
+  | "process";
 
 /**
  * An endpoint worth probing.
@@ -41,6 +52,10 @@ export interface EngineCandidate {
    * endpoints: every adaptor probes those.
    */
   types: string[];
+  /** Client options the endpoint needs (TLS material, SSH keys), when it came with some. */
+  options?: EngineOptions;
+  /** Where it came from, for people (`docker context "build-1"`). */
+  name?: string;
 }
 
 /**
@@ -68,6 +83,10 @@ export interface FoundEngine {
   version?: string;
   /** Where the endpoint was found. */
   source: CandidateSource;
+  /** Client options the endpoint needs (TLS material, SSH keys), when any. */
+  options?: EngineOptions;
+  /** Where it came from, for people (`docker context "build-1"`). */
+  name?: string;
 }
 
 /**
@@ -85,6 +104,9 @@ export type RejectionReason =
   | "not-an-engine"
   | "too-old"
   | "timeout"
+  | "tls"
+  | "host-key"
+  | "auth"
   | "excluded"
   | "error";
 
@@ -137,9 +159,24 @@ export interface DiscoveryResult {
  * ```
  */
 export interface DiscoveryOptions {
-  /** Endpoints to try first (socket paths, `unix://`, `tcp://`). */
-  endpoints?: readonly string[];
-  /** Try only `endpoints`: no environment, well-known paths or process scan. */
+  /**
+   * Endpoints to try first: socket paths and URLs (`unix://`, `tcp://`,
+   * `ssh://`), or endpoints with the client options they need (TLS
+   * material, SSH keys).
+   */
+  endpoints?: readonly (string | EndpointSpec)[];
+  /**
+   * Engine client configurations to try by name, with the options they
+   * carry: docker contexts and podman connections (through the adaptors'
+   * `configuredEndpoints`); `"all"` for every one. Absent: the current
+   * docker context and podman's default connection are candidates (unless
+   * `explicitOnly`).
+   */
+  contexts?: readonly string[];
+  /**
+   * Try only `endpoints` and `contexts`: no environment, current context,
+   * well-known paths or process scan.
+   */
   explicitOnly?: boolean;
   /** The registry whose adaptors probe; default `engineRegistry`. */
   registry?: EngineRegistry;

@@ -1,0 +1,292 @@
+// SSH settings of ssh:// Docker endpoints (internal): credentials (agent,
+// key file), host key checking against a known_hosts file, the Deno
+// permissions they need (checked first: ssh2's agent code throws a missing
+// permission outside any promise), and the typed errors of SSH failures.
+import * as http from "node:http";
+import type { Duplex } from "node:stream";
+import ssh2 from "ssh2";
+import dialStdioAgent from "docker-modem/lib/ssh.js";
+import {
+  EngineAuthError,
+  type EngineError,
+  EngineHostKeyError,
+  EnginePermissionError,
+} from "../../engineclient/mod.ts";
+import { connectFailure } from "../../engineclient/_failures.ts";
+import { envValue } from "../../engineclient/_env.ts";
+import {
+  checkHostKey,
+  fingerprint,
+  keyTypeOf,
+  knownHostName,
+  type KnownKey,
+  knownKeys,
+  preferredHostKeyAlgorithms,
+} from "./_known_hosts.ts";
+import type { DockerEndpoint, DockerSshOptions } from "./endpoint.ts";
+
+const HOST_KEY_ALGORITHMS = [
+  "ssh-ed25519",
+  "ecdsa-sha2-nistp256",
+  "ecdsa-sha2-nistp384",
+  "ecdsa-sha2-nistp521",
+  "rsa-sha2-512",
+  "rsa-sha2-256",
+  "ssh-rsa",
+];
+
+// OpenSSH's default identities, tried when there is no agent and no key file.
+const DEFAULT_IDENTITIES = ["id_ed25519", "id_ecdsa", "id_rsa"];
+
+/** The connection settings of one ssh:// endpoint, checked and loaded. */
+export interface SshSetup {
+  /** ssh2's connect options (without host, port and user). */
+  sshOptions: Record<string, unknown>;
+  /** The typed error for a failure of an SSH connection, if it has one. */
+  classify(error: unknown): EngineError | undefined;
+}
+
+function granted(descriptor: Deno.PermissionDescriptor): boolean {
+  try {
+    return Deno.permissions.querySync(descriptor).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+function readFile(
+  path: string,
+  what: string,
+  ep: DockerEndpoint,
+  engine: string,
+): string | undefined {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    if (err instanceof Deno.errors.NotCapable) {
+      throw new EnginePermissionError(ep.api, {
+        engine,
+        deno: true,
+        cause: err,
+        advice: `grant --allow-read=${path} (the ${what})`,
+      });
+    }
+    throw new EngineAuthError(ep.api, {
+      engine,
+      cause: err,
+      detail: `cannot read the ${what} "${path}": ${(err as Error).message}`,
+    });
+  }
+}
+
+/**
+ * Checks permissions and loads keys and known hosts for `ep`; throws the
+ * contract's typed errors: `EnginePermissionError` for a missing Deno
+ * permission (net to the host, read of a file, the agent socket),
+ * `EngineAuthError` for a key file that cannot be used.
+ */
+export function prepareSsh(
+  ep: DockerEndpoint,
+  options: DockerSshOptions,
+  engine: string,
+): SshSetup {
+  const host = ep.host!;
+  const port = ep.port ?? 22;
+  const hostPort = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  if (!granted({ name: "net", host: hostPort })) {
+    throw new EnginePermissionError(ep.api, {
+      engine,
+      deno: true,
+      advice: `grant --allow-net=${hostPort}`,
+    });
+  }
+  const home = envValue("HOME");
+  const sshOptions: Record<string, unknown> = {
+    readyTimeout: options.readyTimeoutMs ?? 10_000,
+  };
+  const tried: string[] = [];
+
+  const agent = options.agent === false
+    ? undefined
+    : options.agent ?? envValue("SSH_AUTH_SOCK");
+  if (agent) {
+    // Without Deno's permission for the agent's socket, ssh2's agent code
+    // would throw outside any promise: skip the agent, and say so if the
+    // host refuses the other keys.
+    if (
+      granted({ name: "read", path: agent }) &&
+      granted({ name: "write", path: agent })
+    ) {
+      sshOptions.agent = agent;
+      tried.push(`the agent's keys (${agent})`);
+    } else {
+      tried.push(
+        `not the agent: Deno may not use its socket ${agent} (grant --allow-read=${agent} --allow-write=${agent})`,
+      );
+    }
+  }
+
+  let keyText: string | undefined;
+  let keyFile = options.identityFile;
+  if (options.privateKey) {
+    keyText = options.privateKey;
+    tried.push("the given private key");
+  } else if (keyFile) {
+    keyText = readFile(keyFile, "SSH key file", ep, engine);
+    if (keyText === undefined) {
+      throw new EngineAuthError(ep.api, {
+        engine,
+        detail: `no SSH key file "${keyFile}"`,
+      });
+    }
+  } else if (!sshOptions.agent && home) {
+    for (const name of DEFAULT_IDENTITIES) {
+      const path = `${home}/.ssh/${name}`;
+      keyText = readFile(path, "SSH key file", ep, engine);
+      if (keyText !== undefined) {
+        keyFile = path;
+        break;
+      }
+    }
+  }
+  if (keyText !== undefined) {
+    const parsed = ssh2.utils.parseKey(keyText, options.passphrase);
+    if (parsed instanceof Error) {
+      throw new EngineAuthError(ep.api, {
+        engine,
+        cause: parsed,
+        detail: `cannot use the SSH key${keyFile ? ` "${keyFile}"` : ""}: ${
+          parsed.message.replace(/^./, (c) => c.toLowerCase())
+        }`,
+      });
+    }
+    sshOptions.privateKey = keyText;
+    if (options.passphrase) sshOptions.passphrase = options.passphrase;
+    if (keyFile) tried.push(`the key file ${keyFile}`);
+  }
+
+  const name = knownHostName(host, port);
+  let hostKeyFailure: EngineHostKeyError | undefined;
+  if (options.hostKeyCheck !== false) {
+    const knownHosts = options.knownHosts ??
+      (home ? `${home}/.ssh/known_hosts` : undefined);
+    const text = knownHosts
+      ? readFile(knownHosts, "known_hosts file", ep, engine) ?? ""
+      : "";
+    const known: KnownKey[] = knownKeys(text, name);
+    sshOptions.algorithms = {
+      serverHostKey: preferredHostKeyAlgorithms(known, HOST_KEY_ALGORITHMS),
+    };
+    sshOptions.hostVerifier = (key: Uint8Array) => {
+      const verdict = checkHostKey(known, key);
+      if (verdict.ok) return true;
+      hostKeyFailure = new EngineHostKeyError(ep.api, {
+        engine,
+        reason: verdict.reason,
+        host: name,
+        knownHosts: knownHosts ?? "~/.ssh/known_hosts (no HOME)",
+        fingerprint: fingerprint(key),
+        keyType: keyTypeOf(key),
+        detail: verdict.detail,
+      });
+      return false;
+    };
+  }
+
+  const classify = (error: unknown): EngineError | undefined => {
+    const text = String((error as Error)?.message ?? error);
+    const level = (error as { level?: string })?.level;
+    if (/Host denied/.test(text)) {
+      return hostKeyFailure ?? new EngineHostKeyError(ep.api, {
+        engine,
+        reason: "unknown-host",
+        host: name,
+        knownHosts: options.knownHosts ?? "~/.ssh/known_hosts",
+        fingerprint: "?",
+        keyType: "?",
+        cause: error,
+      });
+    }
+    if (
+      level === "client-authentication" ||
+      /All configured authentication methods failed/.test(text)
+    ) {
+      return new EngineAuthError(ep.api, {
+        engine,
+        cause: error,
+        detail: `the host refused ${ep.user}'s keys (tried ${
+          tried.length ? tried.join(", ") : "none: no agent, no key file"
+        })`,
+      });
+    }
+    return connectFailure(ep.api, error, { engine });
+  };
+  return { sshOptions, classify };
+}
+
+/** ssh2's options for one connection to `ep`. */
+export function connectOptions(
+  ep: DockerEndpoint,
+  setup: SshSetup,
+): Record<string, unknown> {
+  return {
+    ...setup.sshOptions,
+    host: ep.host,
+    port: ep.port,
+    username: ep.user,
+  };
+}
+
+/**
+ * An HTTP agent whose connections go through SSH to the remote unix socket
+ * `ep.remoteSocket` (OpenSSH's socket forwarding, as podman's connections
+ * use): one SSH connection per HTTP connection, ended with it.
+ */
+export function socketForwardAgent(
+  ep: DockerEndpoint,
+  setup: SshSetup,
+): http.Agent {
+  const agent = new http.Agent({ keepAlive: false });
+  (agent as unknown as {
+    createConnection: (
+      o: unknown,
+      cb: (err: Error | null, s?: Duplex) => void,
+    ) => void;
+  }).createConnection = (_o, cb) => {
+    const conn = new ssh2.Client();
+    let done = false;
+    const fail = (err: Error) => {
+      conn.end();
+      if (!done) {
+        done = true;
+        cb(err);
+      }
+    };
+    conn.once("ready", () => {
+      conn.openssh_forwardOutStreamLocal(
+        ep.remoteSocket!,
+        (err: Error | undefined, stream: Duplex) => {
+          if (err) return fail(err);
+          done = true;
+          stream.once("close", () => conn.end());
+          cb(null, stream as unknown as Duplex);
+        },
+      );
+    });
+    conn.on("error", fail);
+    conn.connect(connectOptions(ep, setup));
+  };
+  return agent;
+}
+
+/**
+ * An HTTP agent for one request to `ep` through SSH: the remote side's
+ * `docker system dial-stdio` (docker-modem's own agent, as dockerode uses
+ * for `ssh://`), or socket forwarding when the endpoint names a socket.
+ */
+export function sshAgent(ep: DockerEndpoint, setup: SshSetup): http.Agent {
+  return ep.remoteSocket
+    ? socketForwardAgent(ep, setup)
+    : dialStdioAgent(connectOptions(ep, setup)) as http.Agent;
+}
