@@ -11,6 +11,7 @@ import {
   ClientClosedError,
   type Container,
   type ContainerEvent,
+  type ContainerSummary,
   type EngineClient,
   type EngineOptions,
   type EngineStats,
@@ -19,6 +20,7 @@ import {
   NotAnEngineError,
   type Preflighter,
   ProcesslessContainerError,
+  type SummaryLister,
 } from "../../engineclient/mod.ts";
 import { mapPool } from "../../engineclient/_async.ts";
 import { assertSocketAccess } from "../../engineclient/_failures.ts";
@@ -41,6 +43,7 @@ import {
   isAliveStatus,
   joinContainersAndTasks,
   parseDisplayId,
+  summarizeTasks,
   toContainer,
 } from "./_identity.ts";
 import { confirmSubscription, HANDSHAKE_TOPIC } from "./_subscription.ts";
@@ -151,7 +154,7 @@ function olderVersion(a: string, b: string): boolean {
  * ```
  */
 export class ContainerdClient
-  implements EngineClient, Preflighter, AsyncDisposable {
+  implements EngineClient, Preflighter, SummaryLister, AsyncDisposable {
   /** The engine type string (`"containerd.io"` unless overridden). */
   readonly type: string;
   /** The socket path (or gRPC target) this client talks to. */
@@ -299,6 +302,27 @@ export class ContainerdClient
     const lists = await mapPool(
       namespaces,
       (ns, signal) => this.#listNamespace(ns, { signal }),
+      { concurrency: this.#concurrency, signal: options.signal },
+    );
+    return lists.flat();
+  }
+
+  /**
+   * Lists the alive containers of every namespace not ignored as summaries
+   * (ID, paused state, PID): `Namespaces.List` and one `Tasks.List` per
+   * namespace, without the container records (which carry every
+   * container's OCI spec).
+   */
+  async listSummaries(options: CallOptions = {}): Promise<ContainerSummary[]> {
+    const namespaces = await this.namespaces(options);
+    const lists = await mapPool(
+      namespaces,
+      async (ns, signal) =>
+        summarizeTasks(
+          ns,
+          (await this.#call("tasks", "List", {}, ns, { signal }))
+            .tasks as never,
+        ),
       { concurrency: this.#concurrency, signal: options.signal },
     );
     return lists.flat();

@@ -24,6 +24,7 @@ import {
   ClientClosedError,
   type Container,
   type ContainerEvent,
+  type ContainerSummary,
   type EngineClient,
   type EngineOptions,
   type EngineStats,
@@ -33,6 +34,7 @@ import {
   ProcesslessContainerError,
   PROJECT_UNKNOWN,
   type RucksackPacker,
+  type SummaryLister,
 } from "../../engineclient/mod.ts";
 import { mapPool } from "../../engineclient/_async.ts";
 import { assertSocketAccess } from "../../engineclient/_failures.ts";
@@ -142,7 +144,8 @@ type Lookup = Promise<Container | null>;
  * for (const c of await cri.list()) console.log(c.name, c.pid);
  * ```
  */
-export class CriClient implements EngineClient, Preflighter, AsyncDisposable {
+export class CriClient
+  implements EngineClient, Preflighter, SummaryLister, AsyncDisposable {
   /** Engine type: `"cri"` or the configured one. */
   readonly type: string;
   /** The socket path (or gRPC target) of the runtime. */
@@ -522,10 +525,24 @@ export class CriClient implements EngineClient, Preflighter, AsyncDisposable {
     }
   }
 
+  /**
+   * Lists the running containers and ready pod sandboxes as summaries: the
+   * two list calls of `list()`, without its status call per container (CRI
+   * has no pause, and a restarted container is a new one with a new ID).
+   */
+  async listSummaries(options: CallOptions = {}): Promise<ContainerSummary[]> {
+    let alive: Set<string>;
+    try {
+      alive = await this.#alive(options.signal);
+    } catch (err) {
+      throw this.#failure("list", err, options.signal);
+    }
+    return Array.from(alive, (id) => ({ id, paused: false }));
+  }
+
   // The IDs of running containers and ready sandboxes: two list calls, no
   // status calls. Also refreshes the pod cache.
-  async #alive(signal: AbortSignal): Promise<Set<string>> {
-    this.stats.relists++;
+  async #alive(signal?: AbortSignal): Promise<Set<string>> {
     const [pods, containers] = await Promise.all([
       this.#call("ListPodSandbox", {}, { signal }),
       this.#call("ListContainers", {
@@ -550,11 +567,15 @@ export class CriClient implements EngineClient, Preflighter, AsyncDisposable {
   ): Promise<AsyncIterable<ContainerEvent>> {
     let baseline: Set<string>;
     try {
+      this.stats.relists++;
       baseline = await this.#alive(signal);
     } catch (err) {
       throw this.#failure("relisting", err, signal);
     }
-    return relistEvents(baseline, (s) => this.#alive(s), {
+    return relistEvents(baseline, (s) => {
+      this.stats.relists++;
+      return this.#alive(s);
+    }, {
       intervalMs: this.#relistIntervalMs,
       signal,
       project: this.#projectLabel === undefined ? "" : PROJECT_UNKNOWN,

@@ -11,6 +11,7 @@ import {
   ClientClosedError,
   type Container,
   type ContainerEvent,
+  type ContainerSummary,
   type EngineClient,
   type EngineOptions,
   type EngineStats,
@@ -19,6 +20,7 @@ import {
   type Preflighter,
   ProcesslessContainerError,
   type RucksackPacker,
+  type SummaryLister,
 } from "../../engineclient/mod.ts";
 import { abortable, AsyncQueue, mapPool } from "../../engineclient/_async.ts";
 import {
@@ -109,7 +111,7 @@ function linkedSignal(
  * ```
  */
 export class DockerClient
-  implements EngineClient, Preflighter, AsyncDisposable {
+  implements EngineClient, Preflighter, SummaryLister, AsyncDisposable {
   /** Engine type: `"docker.com"` unless overridden (e.g. `"podman.io"`). */
   readonly type: string;
   /** The endpoint: socket path or URL. */
@@ -187,12 +189,29 @@ export class DockerClient
     }
   }
 
-  async #list(signal: AbortSignal): Promise<Container[]> {
-    let summaries: Docker.ContainerInfo[];
+  /**
+   * Lists running and paused containers as summaries: one
+   * `/containers/json` call, no inspection (Docker's list has no PID).
+   */
+  async listSummaries(options: CallOptions = {}): Promise<ContainerSummary[]> {
+    this.#assertOpen();
+    const linked = linkedSignal(options.signal, this.#closer.signal);
+    try {
+      return (await this.#listJson(linked.signal)).map((c) => ({
+        id: c.Id,
+        paused: c.State === "paused",
+      }));
+    } finally {
+      linked.dispose();
+    }
+  }
+
+  // GET /containers/json of the running and paused containers.
+  async #listJson(signal: AbortSignal): Promise<Docker.ContainerInfo[]> {
     try {
       this.stats.calls++;
       // abortable(): a request to a frozen engine may ignore the signal.
-      summaries = await abortable(
+      return await abortable(
         this.client.listContainers({
           filters: { status: ["running", "paused"] },
           abortSignal: signal,
@@ -202,6 +221,10 @@ export class DockerClient
     } catch (err) {
       throw this.#fail("cannot list containers", err, signal);
     }
+  }
+
+  async #list(signal: AbortSignal): Promise<Container[]> {
+    const summaries = await this.#listJson(signal);
     // The pool stops at the first failure (and on close): the remaining
     // containers are not inspected for a list that failed anyway.
     const found = await mapPool(summaries, async (summary, poolSignal) => {
