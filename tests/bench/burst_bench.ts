@@ -29,7 +29,7 @@ import { mapPool } from "../../engineclient/_async.ts";
 import { CriTestClient } from "../engines/cri_client.ts";
 import { ctr, type Rig, rig } from "../engines/rig.ts";
 import { DockerFleet } from "./_docker_fleet.ts";
-import { JsonChild, median } from "./_scale.ts";
+import { JsonChild, median, percentile } from "./_scale.ts";
 
 // Settles like `promise`, or fails after `ms` naming `what`.
 async function within<T>(promise: Promise<T>, ms: number, what: string) {
@@ -75,6 +75,8 @@ interface Phase {
   tailMs: number;
   rawSeen: number;
   rawDuplicates: number;
+  /** Per container: its event on the raw stream → a subscriber got it. */
+  delays: number[];
 }
 
 // Arrival times (performance.now()) of the raw stream's events, first per
@@ -299,7 +301,14 @@ async function round(
       const own = last(stream, (id) => id);
       const independent = last(log, setup.rawId);
       const watcherLast = Math.max(...done);
+      const delays = subs.flatMap((sub) =>
+        setup.ids.map((id) =>
+          (type === "started" ? sub.started : sub.exited).get(id)! -
+          stream.first.get(`${type} ${id}`)!
+        )
+      );
       return {
+        delays,
         floorMs: own.last - t0,
         rawMs: independent.last - t0,
         watcherMs: watcherLast - t0,
@@ -352,6 +361,14 @@ function report(name: string, phase: string, runs: Phase[]) {
     } ms (≤ 50; max ${
       Math.max(...runs.map((p) => p.tailMs)).toFixed(1)
     })  events seen: ${raw}`,
+  );
+  const delays = runs.flatMap((p) => p.delays);
+  console.log(
+    `${" ".repeat(20)}per container, raw event → subscriber: p50 ${
+      percentile(delays, 0.5).toFixed(1)
+    } ms, p99 ${percentile(delays, 0.99).toFixed(1)} ms, max ${
+      Math.max(...delays).toFixed(1)
+    } ms`,
   );
 }
 
