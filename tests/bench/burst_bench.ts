@@ -346,7 +346,8 @@ async function round(
 }
 
 function report(name: string, phase: string, runs: Phase[]) {
-  const m = (key: keyof Phase) => median(runs.map((p) => p[key]));
+  const m = (key: Exclude<keyof Phase, "delays">) =>
+    median(runs.map((p) => p[key]));
   const ratio = median(runs.map((p) => p.watcherMs / p.floorMs));
   const raw = runs.map((p) =>
     `${p.rawSeen}${p.rawDuplicates ? `+${p.rawDuplicates} dup` : ""}`
