@@ -1,5 +1,10 @@
 // Loading third-party adaptor modules given with --adapter (internal).
 import { envValue } from "../engineclient/_env.ts";
+import { engineRegistry } from "../mod.ts";
+import { UsageError } from "./_args.ts";
+
+// Types that probes report but that are served by another adaptor.
+const KNOWN_ALIASES = new Set(["podman.io"]);
 
 /** A module given with `--adapter` that could not be loaded. */
 export class AdapterLoadError extends Error {
@@ -44,6 +49,19 @@ export async function loadAdapters(specs: readonly string[]): Promise<void> {
       throw new AdapterLoadError(
         `cannot load adaptor module "${spec}": ${message}${hint}`,
         { cause: err },
+      );
+    }
+  }
+}
+
+/** Throws {@linkcode UsageError} for an `--engine` type nobody registered. */
+export function checkEngineTypes(types: readonly string[]): void {
+  for (const type of types) {
+    if (!engineRegistry.has(type) && !KNOWN_ALIASES.has(type)) {
+      throw new UsageError(
+        `unknown engine type "${type}" for --engine (known: ${
+          [...engineRegistry.types(), ...KNOWN_ALIASES].join(", ")
+        })`,
       );
     }
   }

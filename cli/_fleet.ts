@@ -9,7 +9,7 @@ import {
   type FleetOptions,
   type Watcher,
 } from "../mod.ts";
-import type { CliArgs } from "./_args.ts";
+import type { CliArgs, DiscoveryArgs } from "./_args.ts";
 import { type EngineInfo, matchesFilters, type Output } from "./_output.ts";
 
 /** How long `--once` waits for the engines' first snapshots. */
@@ -19,7 +19,11 @@ const REDISCOVER_MS = 5_000;
 /** How long the engine version may take before the probe's is used. */
 const VERSION_TIMEOUT_MS = 2_000;
 
-function fleetOptions(cli: CliArgs, extra: FleetOptions): FleetOptions {
+/** The fleet's options for the discovery flags, plus `extra`. */
+export function fleetOptions(
+  cli: DiscoveryArgs,
+  extra: FleetOptions,
+): FleetOptions {
   return {
     endpoints: cli.sockets,
     explicitOnly: cli.sockets.length > 0,
@@ -64,7 +68,8 @@ function reportRejections(
   }
 }
 
-function noEngineNote(fleet: Fleet, cli: CliArgs): string {
+/** What to say when the fleet found no engine. */
+export function noEngineNote(fleet: Fleet, cli: DiscoveryArgs): string {
   const tried = fleet.lastDiscovery.rejected.map((r) =>
     `${r.endpoint}: ${r.message}`
   ).join("; ");

@@ -13,7 +13,7 @@ export interface EngineInfo {
 /** Whether a container passes the `--project` and `--label` filters. */
 export function matchesFilters(
   container: Container,
-  filters: { project?: string; labels: LabelFilter[] },
+  filters: { project?: string; labels: readonly LabelFilter[] },
 ): boolean {
   if (filters.project !== undefined && container.project !== filters.project) {
     return false;

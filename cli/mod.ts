@@ -20,8 +20,11 @@
  * @module
  */
 
-import { engineRegistry } from "../mod.ts";
-import { AdapterLoadError, loadAdapters } from "./_adapters.ts";
+import {
+  AdapterLoadError,
+  checkEngineTypes,
+  loadAdapters,
+} from "./_adapters.ts";
 import { type CliArgs, parseCliArgs, USAGE, UsageError } from "./_args.ts";
 import { watchLive, watchOnce } from "./_fleet.ts";
 import { Output } from "./_output.ts";
@@ -44,9 +47,6 @@ export interface MainOptions {
   /** Ends the watch (as Ctrl-C does); default: SIGINT and SIGTERM. */
   signal?: AbortSignal;
 }
-
-// Types that probes report but that are served by another adaptor.
-const KNOWN_ALIASES = new Set(["podman.io"]);
 
 /**
  * Runs the CLI with `args`; resolves to the process exit code: 0 on
@@ -101,18 +101,6 @@ export async function main(
     options.signal?.removeEventListener("abort", onSignal);
     if (!options.signal) {
       for (const s of signals) Deno.removeSignalListener(s, onSignal);
-    }
-  }
-}
-
-function checkEngineTypes(types: readonly string[]): void {
-  for (const type of types) {
-    if (!engineRegistry.has(type) && !KNOWN_ALIASES.has(type)) {
-      throw new UsageError(
-        `unknown engine type "${type}" for --engine (known: ${
-          [...engineRegistry.types(), ...KNOWN_ALIASES].join(", ")
-        })`,
-      );
     }
   }
 }

@@ -5,13 +5,13 @@
 // (default 200). Prints the figures and the ratio (target ≤ 1.1).
 
 import * as grpc from "@grpc/grpc-js";
-import { ctr, rig } from "../engines/rig.ts";
+import { rig } from "../engines/rig.ts";
+import { primaryCtr } from "../engines/containerd.ts";
 import { watchContainerd } from "../../containerd.ts";
 import { loadProtos, unaryCall } from "../../adapters/_grpc/mod.ts";
 import { CONTAINERD_PROTOS } from "../../protos/containerd/_protos.ts";
 
 const r = rig();
-const NS = "whalewatcher-bench";
 const TASKS = Number(Deno.env.get("WW_BENCH_TASKS") ?? 200);
 const protos = loadProtos(CONTAINERD_PROTOS);
 
@@ -86,19 +86,12 @@ if (!r) {
   console.log("containerd bench: skipped, no rig (run under with_engines.sh)");
 } else {
   const socket = r.containerdSocket;
-  // The bench namespace needs the test image (images are per namespace).
-  const tar = `${r.dir}/containerd-bench-image.tar`;
-  await ctr("-n", "default", "image", "export", tar, r.ctrImage);
-  await ctr("-n", NS, "image", "import", tar);
-  await Deno.remove(tar);
+  const ctr = primaryCtr();
+  const ns = await ctr.namespace("bench");
   const ids = Array.from({ length: TASKS }, (_, i) => `bench-${i}`);
   const t0 = performance.now();
   for (let i = 0; i < ids.length; i += 10) {
-    await Promise.all(
-      ids.slice(i, i + 10).map((id) =>
-        ctr("-n", NS, "run", "-d", r.ctrImage, id)
-      ),
-    );
+    await Promise.all(ids.slice(i, i + 10).map((id) => ctr.run(ns, id)));
   }
   console.log(
     `containerd bench: started ${TASKS} tasks in ${
@@ -145,12 +138,13 @@ if (!r) {
     // Cleaned up after the benches ran.
     addEventListener("unload", () => {
       for (const id of ids) {
-        new Deno.Command("ctr", {
-          args: ["--address", socket, "-n", NS, "task", "rm", "-f", id],
-        }).outputSync();
-        new Deno.Command("ctr", {
-          args: ["--address", socket, "-n", NS, "container", "rm", id],
-        }).outputSync();
+        for (
+          const args of [["task", "rm", "-f", id], ["container", "rm", id]]
+        ) {
+          new Deno.Command(ctr.engine.ctr!, {
+            args: ["--address", socket, "-n", ns, ...args],
+          }).outputSync();
+        }
       }
     });
   }

@@ -12,7 +12,7 @@ import {
 } from "../../adapters/_grpc/mod.ts";
 import { RUNTIME_V1_PROTO } from "../../protos/cri/_runtime_v1.ts";
 import { type CriClient, watchCri } from "../../cri.ts";
-import { rig } from "../engines/rig.ts";
+import { primary, rig } from "../engines/rig.ts";
 import { CriTestClient } from "../engines/cri_client.ts";
 
 const PODS = 50;
@@ -62,10 +62,7 @@ if (!found) {
     n: 1,
     warmup: 0,
     async fn(b) {
-      const cri = new CriTestClient(found.containerdSocket, {
-        image: found.ctrImage,
-        logDir: `${found.dir}/cri-bench-logs`,
-      });
+      const cri = CriTestClient.of(primary("cri"));
       const client = cri.client;
       try {
         const setup = performance.now();

@@ -11,7 +11,9 @@
 //    its delivery by the watcher; p50 and p99. Also for start events.
 import Docker from "dockerode";
 import { watchDocker } from "../../docker.ts";
-import { docker, rig } from "../engines/rig.ts";
+import { primary, rig } from "../engines/rig.ts";
+import { docker, DockerCli } from "../engines/docker.ts";
+import { EventRecorder } from "../integration/_recorder.ts";
 
 const CONCURRENCY = Number(Deno.env.get("WW_BENCH_CONCURRENCY") ?? 8);
 
@@ -117,21 +119,20 @@ async function main() {
     const watching = watcher.watch();
     await watcher.ready;
     const delivered = new Map<string, number>();
-    const sub = watcher.events();
-    const reading = (async () => {
-      for await (const e of sub) {
-        const action = {
-          started: "start",
-          exited: "die",
-          paused: "pause",
-          unpaused: "unpause",
-        }[e.type];
+    const action = {
+      started: "start",
+      exited: "die",
+      paused: "pause",
+      unpaused: "unpause",
+    };
+    const rec = new EventRecorder(watcher, {
+      onEvent(e) {
         delivered.set(
-          `${action}:${e.id}:${Math.round(e.timestamp * 1e6)}`,
+          `${action[e.type]}:${e.id}:${Math.round(e.timestamp * 1e6)}`,
           performance.now(),
         );
-      }
-    })();
+      },
+    });
     const targets = ids.slice(0, 100);
     for (const id of targets) {
       await docker("pause", id);
@@ -144,11 +145,12 @@ async function main() {
       );
     }
     ids.push(...extra);
-    await new Promise((res) => setTimeout(res, 1000));
+    // Every event of the operations above has arrived once a marker's have.
+    await rec.settle(DockerCli.of(primary("docker")).marker());
     abort.abort();
+    await rec.stop();
     await watcher.close();
     await watching;
-    await reading;
     const delays = (action: string) => {
       const out: number[] = [];
       for (const [key, at] of raw) {

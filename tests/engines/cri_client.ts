@@ -13,6 +13,8 @@ import {
   unaryCall,
 } from "../../adapters/_grpc/mod.ts";
 import { RUNTIME_V1_PROTO } from "../../protos/cri/_runtime_v1.ts";
+import { type EngineInstance, need, uniq } from "./rig.ts";
+import type { Truth } from "./truth.ts";
 
 const SERVICE = "runtime.v1.RuntimeService";
 const writing = loadProtos({
@@ -27,17 +29,42 @@ export class CriTestClient implements AsyncDisposable {
   readonly client: grpc.Client;
   readonly #image: string;
   readonly #logs: string;
+  readonly #cgroupParent: string;
   readonly #pods = new Map<string, Message>();
   readonly #run = crypto.randomUUID().slice(0, 8);
 
-  /** `image`: the containerd image ref; `logDir`: where pods log. */
-  constructor(endpoint: string, options: { image: string; logDir?: string }) {
+  /**
+   * `image`: the containerd image ref; `logDir`: where pods log;
+   * `cgroupParent`: the cgroup every pod's containers go below.
+   */
+  constructor(
+    endpoint: string,
+    options: { image: string; logDir: string; cgroupParent: string },
+  ) {
+    // Reconnects within half a second of an engine's restart (grpc-js
+    // backs off up to minutes by default).
     this.client = new grpc.Client(
       grpcTarget(endpoint),
       grpc.credentials.createInsecure(),
+      {
+        "grpc.initial_reconnect_backoff_ms": 100,
+        "grpc.max_reconnect_backoff_ms": 500,
+      },
     );
     this.#image = options.image;
-    this.#logs = options.logDir ?? "/tmp/ww-cri-logs";
+    this.#logs = options.logDir;
+    this.#cgroupParent = options.cgroupParent;
+  }
+
+  /** A client of one of the rig's CRI engine instances. */
+  static of(engine: EngineInstance): CriTestClient {
+    if (engine.kind !== "cri") throw new Error(`${engine.label} is no CRI`);
+    const rig = need();
+    return new CriTestClient(engine.socket, {
+      image: rig.ctrImage,
+      logDir: `${rig.dir}/cri-logs`,
+      cgroupParent: engine.cgroupParent!,
+    });
   }
 
   /** One call; retried while the channel reconnects after an engine restart. */
@@ -55,11 +82,12 @@ export class CriTestClient implements AsyncDisposable {
           { signal: AbortSignal.timeout(30_000) },
         );
       } catch (err) {
-        // Calls that found no connection were never sent.
-        if (
-          !isGrpcStatus(err, grpc.status.UNAVAILABLE) ||
-          performance.now() > deadline
-        ) throw err;
+        // Calls that found no connection were never sent; a containerd
+        // that just started answers before its CRI plugin is up.
+        const restarting = isGrpcStatus(err, grpc.status.UNAVAILABLE) ||
+          (isGrpcStatus(err, grpc.status.UNKNOWN) &&
+            /server is not initialized yet/.test(String(err)));
+        if (!restarting || performance.now() > deadline) throw err;
         await new Promise((r) => setTimeout(r, 100));
       }
     }
@@ -84,6 +112,7 @@ export class CriTestClient implements AsyncDisposable {
       labels: options.labels ?? {},
       annotations: options.annotations ?? {},
       linux: {
+        cgroup_parent: this.#cgroupParent,
         security_context: {
           namespace_options: { network: "NODE", pid: "CONTAINER" },
         },
@@ -175,13 +204,49 @@ export class CriTestClient implements AsyncDisposable {
       .map((c) => c.id as string);
   }
 
-  /** IDs of all running containers and ready sandboxes (the truth). */
+  /** IDs of all running containers and ready sandboxes. */
   async alive(): Promise<Set<string>> {
     const pods = await this.call("ListPodSandbox", {});
     const ids = new Set<string>();
     for (const p of pods.items) if (p.state === "SANDBOX_READY") ids.add(p.id);
     for (const id of await this.runningContainers()) ids.add(id);
     return ids;
+  }
+
+  /**
+   * The runtime's truth: running containers and ready sandboxes with their
+   * PIDs (CRI has no pause). One that ends meanwhile is left out.
+   */
+  async truth(): Promise<Truth> {
+    const pods = await this.call("ListPodSandbox", {});
+    const truth: Truth = new Map();
+    const add = async (id: string, pid: Promise<number>) => {
+      const p = await pid.catch(() => 0);
+      if (p > 0) truth.set(id, { pid: p, paused: false });
+    };
+    for (const p of pods.items as Message[]) {
+      if (p.state === "SANDBOX_READY") await add(p.id, this.podPid(p.id));
+    }
+    for (const id of await this.runningContainers()) {
+      await add(id, this.containerPid(id));
+    }
+    return truth;
+  }
+
+  /**
+   * A marker container in a pod: started after an action and stopped, its
+   * events come after every event the action caused.
+   */
+  marker(
+    pod: string,
+  ): { start(): Promise<string>; stop(id: string): Promise<void> } {
+    return {
+      start: () => this.runContainer(pod, uniq("marker")),
+      stop: async (id) => {
+        await this.stopContainer(id);
+        await this.removeContainer(id);
+      },
+    };
   }
 
   /** The raw GetContainerEvents stream. */

@@ -23,41 +23,18 @@ for pair in dockerd:docker.io containerd:containerd runc:runc \
     need+=("$pkg")
   fi
 done
+# shellcheck source=tests/engines/_apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/_apt.sh"
 if [ ${#need[@]} -gt 0 ]; then
-  log "apt-get install ${need[*]}"
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-# Debian starts the services it installs; the rig runs its own and leaves
-# the host's default sockets alone, so stop the packaged ones.
-if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-  systemctl disable --now docker.socket docker.service containerd.service \
-    >/dev/null 2>&1 || true
+  log "apt-get install ${need[*]} (their services not started)"
+  apt_install "${need[@]}"
 fi
 
 # containerd 1.7 from trixie, unpacked privately.
 CTRD17="$CACHE/containerd17"
 if [ ! -x "$CTRD17/usr/bin/containerd" ]; then
-  # shellcheck source=tests/engines/_mirror.sh
-  source "$(dirname "${BASH_SOURCE[0]}")/_mirror.sh"
-  mirror=$(debian_mirror) || { log "no Debian mirror found in apt sources"; exit 1; }
-  apt_dir="$CACHE/apt"
-  rm -rf "$apt_dir"
-  mkdir -p "$apt_dir/lists/partial" "$apt_dir/deb"
-  keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-  echo "deb [signed-by=$keyring] $mirror trixie main" >"$apt_dir/sources.list"
-  opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list"
-    -o "Dir::Etc::SourceParts=/dev/null"
-    -o "Dir::State::Lists=$apt_dir/lists"
-    -o "Dir::Cache::Archives=$apt_dir/deb"
-    -o "APT::Sandbox::User=root")
   log "downloading containerd from trixie"
-  apt-get "${opts[@]}" update -qq >/dev/null
-  (cd "$apt_dir/deb" && apt-get "${opts[@]}" download containerd >/dev/null)
-  rm -rf "$CTRD17.tmp"
-  dpkg -x "$apt_dir"/deb/containerd_*.deb "$CTRD17.tmp"
-  mv "$CTRD17.tmp" "$CTRD17"
-  rm -rf "$apt_dir"
+  deb_unpack trixie containerd "$CTRD17" "$CACHE"
 fi
 
 # The busybox rootfs tarball: the static binary plus one link per applet.
@@ -75,4 +52,5 @@ if [ ! -s "$ROOTFS" ]; then
   mv "$ROOTFS.tmp" "$ROOTFS"
   rm -rf "$tmp"
 fi
+bash "$(dirname "${BASH_SOURCE[0]}")/install_consumers.sh"
 log "ok ($CACHE)"

@@ -1,24 +1,105 @@
-// The test rig as tests see it: socket paths from the environment that
-// tests/engines/with_engines.sh (or `source <rig dir>/env`) sets, helpers to
-// drive the engines, and `integrationTest`, which fails under CI=true when
-// the engines are missing and skips loudly otherwise.
+// The test rig as tests see it: the engine instances that
+// tests/engines/rig.sh started (DIR/engines.jsonl, found through the
+// WW_RIG_DIR that with_engines.sh or `source <rig dir>/env` sets), their
+// daemons' control, and the registration of integration tests: once, or
+// once per engine instance of a kind, named after the engine's version.
+
+/** The kinds of engine instance the rig runs. */
+export type EngineKind = "docker" | "podman" | "containerd" | "cri";
+
+/** One engine instance of the rig: one line of DIR/engines.jsonl. */
+export interface EngineInstance {
+  kind: EngineKind;
+  /** The daemon's version as it reports it, e.g. `20.10.24+dfsg1`. */
+  version: string;
+  /** Kind and short version, e.g. `docker 20.10.24`: test names and the summary use it. */
+  label: string;
+  /** The rig daemon serving it (for stopping and starting). */
+  daemon: string;
+  /** The daemon's PID file. */
+  pidFile: string;
+  /** Its API socket. */
+  socket: string;
+  /** containerd: its `ctr`. */
+  ctr?: string;
+  /** Where runc keeps the state of this engine's containers (of the tests' tasks, for containerd). */
+  runcRoot?: string;
+  /** containerd: where `ctr` keeps its FIFOs. */
+  fifoDir?: string;
+  /** containerd, CRI: the cgroup parent of containers the tests start. */
+  cgroupParent?: string;
+  /** CRI: whether the runtime implements GetContainerEvents. */
+  events?: boolean;
+  /** docker: the daemon name of the containerd below it (namespace moby). */
+  containerd?: string;
+  /** docker, podman: flags every `docker run`/`create` gets. */
+  runFlags?: string[];
+  /** podman: the podman command line on the service's storage. */
+  podman?: string[];
+  /** Environment for the engine's command line tools. */
+  env?: Record<string, string>;
+}
 
 /** The rig's engines. */
 export interface Rig {
   /** The rig's temp folder. */
   dir: string;
-  /** dockerd's API socket. */
-  dockerSocket: string;
-  /** containerd's API socket; also the CRI endpoint. */
-  containerdSocket: string;
-  /** Docker image ref of the busybox test image (runs `sleep infinity`). */
-  image: string;
-  /** containerd image ref of the same image, in namespaces default and k8s.io. */
-  ctrImage: string;
-  /** Path of containerd 1.7's `ctr`. */
-  ctrBin: string;
+  /** The folder's name: the rig's unique name and cgroup parent. */
+  name: string;
   /** Path of rig.sh. */
   script: string;
+  /** Docker image ref of the busybox test image (runs `sleep infinity`). */
+  image: string;
+  /** containerd image ref of the same image (namespaces default and k8s.io). */
+  ctrImage: string;
+  /** The image as a `docker save` tar, for other namespaces. */
+  imageTar: string;
+  /** Every engine instance. */
+  engines: EngineInstance[];
+  /** The first dockerd's API socket. */
+  dockerSocket: string;
+  /** The first containerd's API socket; also its CRI endpoint. */
+  containerdSocket: string;
+}
+
+function label(kind: EngineKind, version: string): string {
+  const short = version.replace(/[+~].*$/, "");
+  return kind === "cri" ? `cri containerd ${short}` : `${kind} ${short}`;
+}
+
+let cached: Rig | undefined;
+
+// The rig's settings, whether or not its engines answer right now (a test
+// may have stopped one).
+function rigFromEnv(): Rig | undefined {
+  const dir = Deno.env.get("WW_RIG_DIR") ?? "";
+  if (!dir) return undefined;
+  if (cached?.dir === dir) return cached;
+  let lines: string[];
+  try {
+    lines = Deno.readTextFileSync(`${dir}/engines.jsonl`).split("\n");
+  } catch {
+    return undefined;
+  }
+  const engines = lines.filter(Boolean).map((l) => {
+    const e = JSON.parse(l) as Omit<EngineInstance, "label">;
+    return { ...e, label: label(e.kind, e.version) };
+  });
+  const first = (kind: EngineKind) =>
+    engines.find((e) => e.kind === kind)?.socket ?? "";
+  cached = {
+    dir,
+    name: dir.split("/").pop()!,
+    script: Deno.env.get("WW_RIG_SCRIPT") ??
+      new URL("./rig.sh", import.meta.url).pathname,
+    image: Deno.env.get("WW_RIG_IMAGE") ?? "",
+    ctrImage: Deno.env.get("WW_RIG_CTR_IMAGE") ?? "",
+    imageTar: `${dir}/image.tar`,
+    engines,
+    dockerSocket: first("docker"),
+    containerdSocket: first("containerd"),
+  };
+  return cached;
 }
 
 /** The rig from the environment; undefined when its engines are not up. */
@@ -34,36 +115,37 @@ export function rig(): Rig | undefined {
   return r;
 }
 
-// The rig's settings, whether or not its engines answer right now (a test
-// may have stopped one).
-function rigFromEnv(): Rig | undefined {
-  const env = (name: string) => Deno.env.get(name) ?? "";
-  const dir = env("WW_RIG_DIR");
-  if (!dir) return undefined;
-  return {
-    dir,
-    dockerSocket: env("WW_DOCKER_SOCK"),
-    containerdSocket: env("WW_CONTAINERD_SOCK"),
-    image: env("WW_RIG_IMAGE"),
-    ctrImage: env("WW_RIG_CTR_IMAGE"),
-    ctrBin: env("WW_RIG_CTR"),
-    script: env("WW_RIG_SCRIPT"),
-  };
+/** The rig (its engines may be down right now); throws when there is none. */
+export function need(): Rig {
+  const r = rigFromEnv();
+  if (!r) throw new Error("the test rig is not up (WW_RIG_DIR unset)");
+  return r;
+}
+
+/** The rig's engine instances of one kind. */
+export function engines(kind: EngineKind): EngineInstance[] {
+  return need().engines.filter((e) => e.kind === kind);
+}
+
+/** The first engine instance of a kind (the rig-wide tests' engine). */
+export function primary(kind: EngineKind): EngineInstance {
+  const e = engines(kind)[0];
+  if (!e) throw new Error(`the test rig has no ${kind} engine`);
+  return e;
+}
+
+/** The engine instance of a kind served by a daemon. */
+export function served(kind: EngineKind, daemon: string): EngineInstance {
+  const e = engines(kind).find((e) => e.daemon === daemon);
+  if (!e) throw new Error(`the rig's daemon ${daemon} serves no ${kind}`);
+  return e;
 }
 
 let skipNoted = false;
 
-/**
- * Registers an integration test that needs the rig. Without the rig it
- * fails under CI=true, and is skipped with one loud line otherwise.
- */
-export function integrationTest(
-  name: string,
-  fn: (rig: Rig) => Promise<void>,
-): void {
-  const r = rig();
-  if (r) {
-    Deno.test({ name, fn: () => fn(r) });
+function register(name: string, fn: (() => Promise<void>) | undefined) {
+  if (fn) {
+    Deno.test({ name, fn });
     return;
   }
   if (Deno.env.get("CI") === "true") {
@@ -86,20 +168,83 @@ export function integrationTest(
   Deno.test({ name, ignore: true, fn: () => {} });
 }
 
-function need(): Rig {
-  const r = rigFromEnv();
-  if (!r) throw new Error("the test rig is not up (WW_RIG_DIR unset)");
-  return r;
+/**
+ * Registers an integration test that needs the rig. Without the rig it
+ * fails under CI=true, and is skipped with one loud line otherwise.
+ */
+export function integrationTest(
+  name: string,
+  fn: (rig: Rig) => Promise<void>,
+): void {
+  const r = rig();
+  register(name, r && (() => fn(r)));
+}
+
+/**
+ * Registers an integration test once per engine instance of `kind`, named
+ * `<kind> <version>: <name>` (the suite's summary counts tests per engine
+ * version by that prefix).
+ */
+export function engineTest(
+  kind: EngineKind,
+  name: string,
+  fn: (engine: EngineInstance, rig: Rig) => Promise<void>,
+): void {
+  const r = rig();
+  if (!r) {
+    register(`${kind}: ${name}`, undefined);
+    return;
+  }
+  for (const e of r.engines.filter((e) => e.kind === kind)) {
+    register(`${e.label}: ${name}`, () => fn(e, r));
+  }
+}
+
+/**
+ * A registrar of integration tests run once per engine instance of `kind`
+ * (like {@linkcode engineTest}), each given a helper bound to its engine:
+ * `make(engine)`, disposed after the test (removing what it made).
+ *
+ * @example
+ * ```ts
+ * import { DockerCli } from "./docker.ts";
+ * const dockerTest = testsOf("docker", DockerCli.of);
+ * dockerTest("runs a container", async (cli) => {
+ *   await cli.run();
+ * });
+ * ```
+ */
+export function testsOf<T extends AsyncDisposable>(
+  kind: EngineKind,
+  make: (engine: EngineInstance) => T,
+): (
+  name: string,
+  fn: (tool: T, engine: EngineInstance, rig: Rig) => Promise<void>,
+) => void {
+  return (name, fn) =>
+    engineTest(kind, name, async (engine, rig) => {
+      await using tool = make(engine);
+      await fn(tool, engine, rig);
+    });
+}
+
+/** A name no other test run uses: `prefix-` and 8 random hex digits. */
+export function uniq(prefix: string): string {
+  return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
 /** Runs a command; returns its stdout, throws with its stderr on failure. */
-export async function run(cmd: string, args: string[]): Promise<string> {
+export async function run(
+  cmd: string,
+  args: string[],
+  options: { env?: Record<string, string> } = {},
+): Promise<string> {
   const out = await new Deno.Command(cmd, {
     args,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { PATH: `/usr/sbin:/usr/bin:/sbin:/bin` },
+    env: { PATH: `/usr/sbin:/usr/bin:/sbin:/bin`, ...options.env },
   }).output();
   const stdout = new TextDecoder().decode(out.stdout);
   if (!out.success) {
@@ -112,64 +257,63 @@ export async function run(cmd: string, args: string[]): Promise<string> {
   return stdout;
 }
 
-/** The docker CLI against the rig's dockerd; returns stdout, trimmed. */
-export async function docker(...args: string[]): Promise<string> {
-  return (await run("docker", ["-H", `unix://${need().dockerSocket}`, ...args]))
-    .trim();
-}
-
-/** containerd 1.7's ctr against the rig's containerd; returns stdout, trimmed. */
-export async function ctr(...args: string[]): Promise<string> {
-  const r = need();
-  return (await run(r.ctrBin, ["--address", r.containerdSocket, ...args]))
-    .trim();
-}
-
-function pidFrom(file: string): number {
+/** PID of the daemon serving an engine instance (0 when it is down). */
+export function enginePid(engine: EngineInstance): number {
   try {
-    return Number(Deno.readTextFileSync(file).trim()) || 0;
+    return Number(Deno.readTextFileSync(engine.pidFile).trim()) || 0;
   } catch {
     return 0;
   }
 }
 
-/** PID of the rig's dockerd (0 when it is down). */
-export function dockerdPid(): number {
-  return pidFrom(`${need().dir}/dockerd.pid`);
-}
-
-/** PID of the rig's containerd (0 when it is down). */
-export function containerdPid(): number {
-  return pidFrom(`${need().dir}/containerd.pid`);
-}
-
-/** Stops one of the rig's engines (TERM by default) and waits until it is gone. */
+/**
+ * Signals the daemon serving an engine instance: TERM (default) and KILL
+ * wait until it is gone (its containers live on); STOP and CONT freeze and
+ * thaw it.
+ */
 export async function stopEngine(
-  engine: "dockerd" | "containerd",
-  options: { signal?: "SIGKILL" | "SIGTERM" } = {},
+  engine: EngineInstance,
+  options: { signal?: "SIGKILL" | "SIGTERM" | "SIGSTOP" | "SIGCONT" } = {},
 ): Promise<void> {
-  const r = need();
-  const signal = options.signal === "SIGKILL" ? "KILL" : "TERM";
-  await run("bash", [r.script, `stop-${engine}`, signal]);
+  const signal = (options.signal ?? "SIGTERM").slice(3);
+  await run("bash", [need().script, "stop-daemon", engine.daemon, signal], {
+    env: { WW_RIG_DIR: need().dir },
+  });
 }
 
-/** Starts one of the rig's engines again and waits until it answers. */
-export async function startEngine(
-  engine: "dockerd" | "containerd",
-): Promise<void> {
-  await run("bash", [need().script, `start-${engine}`]);
+/** Starts the daemon serving an engine instance again; waits until it answers. */
+export async function startEngine(engine: EngineInstance): Promise<void> {
+  await run("bash", [need().script, "start-daemon", engine.daemon], {
+    env: { WW_RIG_DIR: need().dir },
+  });
 }
 
-/** Resolves when `check` returns true; rejects after `timeoutMs`. */
+/**
+ * Resolves when `check` returns true; rejects after `timeoutMs` (default
+ * 20 s), saying what it waited for (`what` is read then, so a function can
+ * describe the state at the deadline).
+ */
 export async function waitFor(
   check: () => boolean | Promise<boolean>,
-  options: { timeoutMs?: number; what?: string } = {},
+  options: { timeoutMs?: number; what?: string | (() => string) } = {},
 ): Promise<void> {
-  const deadline = performance.now() + (options.timeoutMs ?? 10_000);
+  const limit = options.timeoutMs ?? 20_000;
+  const deadline = performance.now() + limit;
   while (!(await check())) {
     if (performance.now() > deadline) {
-      throw new Error(`timed out waiting for ${options.what ?? "condition"}`);
+      const what = typeof options.what === "function"
+        ? options.what()
+        : options.what ?? "a condition";
+      throw new Error(`timed out after ${limit} ms waiting for ${what}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/**
+ * Resolves after `ms` milliseconds: pacing only (a churn loop's rhythm, a
+ * slow subscriber), never to wait for something to happen.
+ */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -3,7 +3,11 @@
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { main } from "../../cli/mod.ts";
 import { CriTestClient } from "../engines/cri_client.ts";
-import { ctr, docker, integrationTest, type Rig } from "../engines/rig.ts";
+import { primaryCtr } from "../engines/containerd.ts";
+import { primaryDocker } from "../engines/docker.ts";
+import { ChildLines } from "./_lines.ts";
+import { integrationTest, primary, uniq } from "../engines/rig.ts";
+import type { Truth } from "../engines/truth.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -40,127 +44,55 @@ function jsonLines(text: string): Record<string, unknown>[] {
   return text.split("\n").filter(Boolean).map((l) => JSON.parse(l));
 }
 
-function uniq(prefix: string): string {
-  return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
-}
-
-async function dockerTruth(): Promise<Map<string, number>> {
-  const ids = (await docker("ps", "-q", "--no-trunc")).split("\n").filter(
-    Boolean,
-  );
-  const truth = new Map<string, number>();
-  for (const id of ids) {
-    truth.set(id, Number(await docker("inspect", "-f", "{{.State.Pid}}", id)));
-  }
-  return truth;
-}
-
-async function containerdTruth(): Promise<Map<string, number>> {
-  const truth = new Map<string, number>();
-  const out = await ctr("-n", "default", "tasks", "ls");
-  for (const line of out.split("\n").slice(1).filter(Boolean)) {
-    const [id, pid, status] = line.trim().split(/\s+/);
-    if (status === "RUNNING" || status === "PAUSED") truth.set(id, Number(pid));
-  }
-  return truth;
-}
-
-async function startCtrTask(rig: Rig, id: string) {
-  await ctr("-n", "default", "run", "-d", rig.ctrImage, id);
-}
-
-async function removeCtrTask(id: string) {
-  await ctr("-n", "default", "tasks", "kill", "-s", "SIGKILL", id).catch(
-    () => {},
-  );
-  for (let i = 0; i < 100; i++) {
-    const ok = await ctr("-n", "default", "tasks", "delete", id).then(
-      () => true,
-      (e) => /not found/.test(String(e)),
-    );
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  await ctr("-n", "default", "containers", "rm", id).catch(() => {});
+/** ID → PID of a truth. */
+function pids(truth: Truth): Map<string, number> {
+  return new Map([...truth].map(([id, t]) => [id, t.pid]));
 }
 
 integrationTest(
   "cli: --once --json equals the engines' truth, under the watch task's permissions",
   async (rig) => {
     const project = uniq("proj");
-    const ids = [
-      await docker(
-        "run",
-        "-d",
-        "--name",
-        uniq("web"),
-        "-l",
-        `com.docker.compose.project=${project}`,
-        rig.image,
-      ),
-      await docker("run", "-d", "--name", uniq("db"), rig.image),
-    ];
-    await docker("pause", ids[1]);
-    const task = uniq("task");
-    await startCtrTask(rig, task);
-    await using cri = new CriTestClient(rig.containerdSocket, {
-      logDir: `${rig.dir}/cri-logs`,
-      image: rig.ctrImage,
+    await using dockerd = primaryDocker();
+    const web = await dockerd.run({
+      labels: { "com.docker.compose.project": project },
     });
+    const db = await dockerd.run();
+    await dockerd.docker("pause", db);
+    await using ctr = primaryCtr();
+    await ctr.run("default", uniq("task"));
+    await using cri = CriTestClient.of(primary("cri"));
     const pod = await cri.runPod(uniq("pod"));
-    try {
-      const criId = await cri.runContainer(pod, "app");
-      const { code, stdout, stderr } = await runCli([
-        "--once",
-        "--json",
-        "--socket",
-        rig.dockerSocket,
-        "--socket",
-        rig.containerdSocket,
-      ]);
-      assertEquals(code, 0, stderr);
-      const lines = jsonLines(stdout);
-      const of = (engine: string, type: string) =>
-        lines.filter((l) => l.engine === engine && l.type === type);
+    await cri.runContainer(pod, "app");
+    const { code, stdout, stderr } = await runCli([
+      "--once",
+      "--json",
+      "--socket",
+      rig.dockerSocket,
+      "--socket",
+      rig.containerdSocket,
+    ]);
+    assertEquals(code, 0, stderr);
+    const lines = jsonLines(stdout);
+    const of = (engine: string, type: string) =>
+      lines.filter((l) => l.engine === engine && l.type === type);
+    const shown = (engine: string) =>
+      new Map(
+        of(engine, "container").map((l) => [l.id as string, l.pid as number]),
+      );
 
-      const docker_ = of("docker.com", "container");
-      assertEquals(
-        new Map(docker_.map((l) => [l.id as string, l.pid as number])),
-        await dockerTruth(),
-      );
-      assertEquals(docker_.find((l) => l.id === ids[0])?.project, project);
-      assertEquals(docker_.find((l) => l.id === ids[1])?.paused, true);
-      assertEquals(of("docker.com", "ready")[0].containers, docker_.length);
-      assertEquals(of("docker.com", "ready")[0].api, rig.dockerSocket);
-
-      const ctrd = of("containerd.io", "container");
-      assertEquals(
-        new Map(ctrd.map((l) => [l.id as string, l.pid as number])),
-        await containerdTruth(),
-      );
-      assertEquals(of("containerd.io", "ready").length, 1);
-
-      const criLines = of("cri", "container");
-      const running = await cri.runningContainers();
-      const criContainers = criLines.filter((l) =>
-        (l.labels as Record<string, string>)["whalewatcher/sandbox"] !== "true"
-      );
-      assertEquals(
-        new Set(criContainers.map((l) => l.id)),
-        new Set(running),
-      );
-      assertEquals(
-        criLines.find((l) => l.id === criId)?.pid,
-        await cri.containerPid(criId),
-      );
-      assert(criLines.some((l) => l.id === pod), "pod sandbox missing");
-      // Nothing but JSON lines on stdout.
-      for (const l of lines) assert(typeof l.type === "string");
-    } finally {
-      await docker("rm", "-f", ...ids);
-      await removeCtrTask(task);
-      await cri.removePod(pod);
-    }
+    assertEquals(shown("docker.com"), pids(await dockerd.truth()));
+    const containers = of("docker.com", "container");
+    assertEquals(containers.find((l) => l.id === web)?.project, project);
+    assertEquals(containers.find((l) => l.id === db)?.paused, true);
+    assertEquals(of("docker.com", "ready")[0].containers, containers.length);
+    assertEquals(of("docker.com", "ready")[0].api, rig.dockerSocket);
+    assertEquals(shown("containerd.io"), pids(await ctr.truth()));
+    assertEquals(of("containerd.io", "ready").length, 1);
+    assertEquals(shown("cri"), pids(await cri.truth()));
+    assert(shown("cri").has(pod), "pod sandbox missing");
+    // Nothing but JSON lines on stdout.
+    for (const l of lines) assert(typeof l.type === "string");
   },
 );
 
@@ -168,118 +100,75 @@ integrationTest(
   "cli: a live watch prints started, paused, unpaused, exited in order; filters apply; Ctrl-C ends cleanly",
   async (rig) => {
     const project = uniq("live");
-    const child = cli([
+    await using dockerd = primaryDocker();
+    await using watch = new ChildLines(cli([
       "--json",
       "--socket",
       rig.dockerSocket,
       "--project",
       project,
-    ]).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
-    let buffer = "";
-    const lines: Record<string, unknown>[] = [];
-    const nextLine = async () => {
-      while (!buffer.includes("\n")) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`cli ended; had ${JSON.stringify(lines)}`);
-        buffer += value;
-      }
-      const i = buffer.indexOf("\n");
-      const line = JSON.parse(buffer.slice(0, i));
-      buffer = buffer.slice(i + 1);
-      lines.push(line);
-      return line;
-    };
-    const ids: string[] = [];
-    try {
-      assertEquals((await nextLine()).type, "ready");
-      // Outside the project: filtered out.
-      ids.push(await docker("run", "-d", "--name", uniq("other"), rig.image));
-      const name = uniq("member");
-      const id = await docker(
-        "run",
-        "-d",
-        "--name",
-        name,
-        "-l",
-        `com.docker.compose.project=${project}`,
-        rig.image,
-      );
-      ids.push(id);
-      await docker("pause", id);
-      await docker("unpause", id);
-      await docker("stop", "-t", "1", id);
-      const seen = [];
-      for (let i = 0; i < 4; i++) seen.push(await nextLine());
-      assertEquals(seen.map((l) => l.type), [
-        "started",
-        "paused",
-        "unpaused",
-        "exited",
-      ]);
-      for (const l of seen) {
-        assertEquals(l.id, id);
-        assertEquals(l.name, name);
-        assertEquals(l.engine, "docker.com");
-        assertEquals(l.project, project);
-        assertMatch(l.time as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/);
-      }
-      assert((seen[0].pid as number) > 0);
-    } finally {
-      child.kill("SIGINT");
-      const status = await child.status;
-      await reader.cancel().catch(() => {});
-      await child.stderr.cancel().catch(() => {});
-      await docker("rm", "-f", ...ids).catch(() => {});
-      assertEquals(status.code, 0);
+    ]));
+    const next = async () => JSON.parse(await watch.next());
+    assertEquals((await next()).type, "ready");
+    // Outside the project: filtered out.
+    const other = await dockerd.run({ name: uniq("other") });
+    const name = uniq("member");
+    const id = await dockerd.run({
+      name,
+      labels: { "com.docker.compose.project": project },
+    });
+    await dockerd.docker("pause", id);
+    await dockerd.docker("unpause", id);
+    await dockerd.docker("stop", "-t", "1", id);
+    const seen = [await next(), await next(), await next(), await next()];
+    assertEquals(seen.map((l) => l.type), [
+      "started",
+      "paused",
+      "unpaused",
+      "exited",
+    ]);
+    for (const l of seen) {
+      assertEquals(l.id, id);
+      assertEquals(l.name, name);
+      assertEquals(l.engine, "docker.com");
+      assertEquals(l.project, project);
+      assertMatch(l.time as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/);
     }
-    // The other container never showed.
-    assert(!lines.some((l) => l.id === ids[0]));
+    assert((seen[0].pid as number) > 0);
+    assertEquals(await watch.interrupt(), 0);
+    // The other container never showed (it started before the member).
+    assert(!watch.lines.some((l) => l.includes(other)));
   },
 );
 
 integrationTest(
   "cli: --label filters, --socket to a non-engine fails naming it, bad flags",
   async (rig) => {
-    const id = await docker(
-      "run",
-      "-d",
-      "--name",
-      uniq("lab"),
-      "-l",
+    await using dockerd = primaryDocker();
+    const id = await dockerd.run({ labels: { tier: "front" } });
+    const { code, stdout } = await runCli([
+      "--once",
+      "--json",
+      "--socket",
+      rig.dockerSocket,
+      "--label",
       "tier=front",
-      rig.image,
+    ]);
+    assertEquals(code, 0);
+    const containers = jsonLines(stdout).filter((l) => l.type === "container");
+    assertEquals(containers.map((l) => l.id), [id]);
+    const none = await runCli([
+      "--once",
+      "--json",
+      "--socket",
+      rig.dockerSocket,
+      "--label",
+      "tier=back",
+    ]);
+    assertEquals(
+      jsonLines(none.stdout).filter((l) => l.type === "container"),
+      [],
     );
-    try {
-      const { code, stdout } = await runCli([
-        "--once",
-        "--json",
-        "--socket",
-        rig.dockerSocket,
-        "--label",
-        "tier=front",
-      ]);
-      assertEquals(code, 0);
-      const containers = jsonLines(stdout).filter((l) =>
-        l.type === "container"
-      );
-      assertEquals(containers.map((l) => l.id), [id]);
-      const none = await runCli([
-        "--once",
-        "--json",
-        "--socket",
-        rig.dockerSocket,
-        "--label",
-        "tier=back",
-      ]);
-      assertEquals(
-        jsonLines(none.stdout).filter((l) => l.type === "container"),
-        [],
-      );
-    } finally {
-      await docker("rm", "-f", id);
-    }
 
     // A socket where nothing speaks an engine API.
     const path = `${rig.dir}/not-an-engine.sock`;

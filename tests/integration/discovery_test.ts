@@ -6,14 +6,18 @@ import "../../docker.ts";
 import { discoverEngines, engineCandidates, Fleet } from "../../mod.ts";
 import { EngineRegistry, engineRegistry } from "../../engineclient/mod.ts";
 import {
-  containerdPid,
-  docker,
-  dockerdPid,
+  enginePid,
   integrationTest,
+  primary,
   startEngine,
   stopEngine,
-  waitFor,
+  uniq,
 } from "../engines/rig.ts";
+import { DockerCli } from "../engines/docker.ts";
+import { EventRecorder } from "./_recorder.ts";
+
+const dockerdPid = () => enginePid(primary("docker"));
+const containerdPid = () => enginePid(primary("containerd"));
 
 integrationTest(
   "discovery: finds the rig's dockerd, containerd and CRI by process scan, with their PIDs",
@@ -128,55 +132,38 @@ integrationTest(
 integrationTest(
   "fleet: watches every engine; a stopped engine is dropped with exited events and picked up again when it returns",
   async (rig) => {
-    const id = await docker(
-      "run",
-      "-d",
-      "--name",
-      `fleet-${crypto.randomUUID().slice(0, 8)}`,
-      rig.image,
-    );
-    try {
-      await using fleet = new Fleet({ probeTimeoutMs: 1000 });
-      await fleet.ready;
-      const types = fleet.engines().filter((e) =>
-        e.engine.api === rig.dockerSocket ||
-        e.engine.api === rig.containerdSocket
-      ).map((e) => e.engine.type).sort();
-      assertEquals(types, ["containerd.io", "cri", "docker.com"]);
-      const mine = fleet.containers().find((c) => c.container.id === id);
-      assert(mine, "docker container missing from the fleet");
-      assertEquals(mine.engine.type, "docker.com");
-      assertEquals(mine.engine.pid, dockerdPid());
+    const dockerd = primary("docker");
+    await using cli = DockerCli.of(dockerd);
+    const id = await cli.run({ name: uniq("fleet") });
+    await using fleet = new Fleet({ probeTimeoutMs: 1000 });
+    await fleet.ready;
+    const types = fleet.engines().filter((e) =>
+      e.engine.api === rig.dockerSocket ||
+      e.engine.api === rig.containerdSocket
+    ).map((e) => e.engine.type).sort();
+    assertEquals(types, ["containerd.io", "cri", "docker.com"]);
+    const mine = fleet.containers().find((c) => c.container.id === id);
+    assert(mine, "docker container missing from the fleet");
+    assertEquals(mine.engine.type, "docker.com");
+    assertEquals(mine.engine.pid, dockerdPid());
 
-      const events: { type: string; id: string; engine: string }[] = [];
-      const sub = fleet.events();
-      const reading = (async () => {
-        for await (const e of sub) {
-          events.push({ type: e.type, id: e.id, engine: e.engine.type });
-        }
-      })();
-      try {
-        await stopEngine("dockerd");
-        await fleet.rediscover();
-        assert(!fleet.engines().some((e) => e.engine.api === rig.dockerSocket));
-        assert(events.some((e) => e.type === "exited" && e.id === id));
-        await startEngine("dockerd");
-        await fleet.rediscover();
-        await waitFor(
-          () => events.some((e) => e.type === "started" && e.id === id),
-          { what: "started event of the returned dockerd's container" },
-        );
-        assertEquals(
-          events.filter((e) => e.id === id).map((e) => `${e.type}@${e.engine}`),
-          ["exited@docker.com", "started@docker.com"],
-        );
-      } finally {
-        await startEngine("dockerd");
-        await fleet.close();
-        await reading;
-      }
+    await using rec = new EventRecorder(fleet);
+    try {
+      await stopEngine(dockerd);
+      await fleet.rediscover();
+      assert(!fleet.engines().some((e) => e.engine.api === rig.dockerSocket));
+      await rec.waitFor([id], 1);
+      await startEngine(dockerd);
+      await fleet.rediscover();
+      await rec.waitFor([id], 2);
+      assertEquals(
+        rec.events.filter((e) => e.id === id).map((e) =>
+          `${e.type}@${e.engine.type}`
+        ),
+        ["exited@docker.com", "started@docker.com"],
+      );
     } finally {
-      await docker("rm", "-f", id);
+      await startEngine(dockerd);
     }
   },
 );

@@ -1,8 +1,9 @@
-// The Docker adaptor against the rig's real dockerd.
+// The Docker adaptor against every dockerd of the rig.
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import {
   dockerAdapter,
   DockerClient,
+  type DockerOptions,
   probeDocker,
   watchDocker,
 } from "../../docker.ts";
@@ -13,59 +14,23 @@ import {
   ProcesslessContainerError,
 } from "../../engineclient/mod.ts";
 import {
-  ctr,
-  docker,
-  dockerdPid,
-  integrationTest,
+  type EngineInstance,
+  engineTest,
   type Rig,
+  served,
   startEngine,
   stopEngine,
+  testsOf,
+  uniq,
   waitFor,
 } from "../engines/rig.ts";
-import { EventRecorder } from "./_recorder.ts";
+import { DockerCli } from "../engines/docker.ts";
+import { Ctr } from "../engines/containerd.ts";
+import { Gate, SocketProxy } from "../engines/proxy.ts";
+import { viewOf } from "../engines/truth.ts";
+import { EventRecorder, watchReady } from "./_recorder.ts";
 
-function uniq(prefix: string): string {
-  return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
-}
-
-async function run(rig: Rig, name: string, ...flags: string[]) {
-  return await docker("run", "-d", "--name", name, ...flags, rig.image);
-}
-
-async function pidOf(id: string): Promise<number> {
-  return Number(await docker("inspect", "-f", "{{.State.Pid}}", id));
-}
-
-/** The engine's truth: running and paused containers, ID → paused. */
-async function truth(): Promise<Map<string, boolean>> {
-  const out = await docker(
-    "ps",
-    "-q",
-    "--no-trunc",
-    "--filter",
-    "status=running",
-    "--filter",
-    "status=paused",
-    "--format",
-    "{{.ID}} {{.State}}",
-  );
-  const map = new Map<string, boolean>();
-  for (const line of out.split("\n").filter(Boolean)) {
-    const [id, state] = line.split(" ");
-    map.set(id, state === "paused");
-  }
-  return map;
-}
-
-// The PID from containerd (namespace moby), which answers while dockerd is down.
-async function pidOfTask(_rig: Rig, id: string): Promise<number> {
-  const tasks = await ctr("-n", "moby", "tasks", "ls");
-  const row = tasks.split("\n").find((line) => line.startsWith(id));
-  const pid = Number(row?.split(/\s+/)[1] ?? 0);
-  // Never 0: Deno.kill(0, …) would signal our own process group.
-  assert(pid > 0, `no containerd task for container ${id}:\n${tasks}`);
-  return pid;
-}
+const dockerTest = testsOf("docker", DockerCli.of);
 
 /**
  * Settles like `promise`, or rejects naming `what` after `ms`: a hang (an
@@ -91,27 +56,26 @@ async function bounded<T>(
   }
 }
 
-async function removeAll(ids: string[]) {
-  if (ids.length) await docker("rm", "-f", ...ids).catch(() => {});
-}
-
-integrationTest("docker: registered, probed, identified", async (rig) => {
+engineTest("docker", "registered, probed, identified", async (engine, rig) => {
   assert(engineRegistry.get("docker.com") === dockerAdapter);
-  const probed = await probeDocker(rig.dockerSocket);
+  const probed = await probeDocker(engine.socket);
   assertEquals(probed?.type, "docker.com");
   // containerd's socket speaks gRPC, not Docker's API.
-  assertEquals(await probeDocker(rig.containerdSocket), null);
+  assertEquals(
+    await probeDocker(served("containerd", engine.containerd!).socket),
+    null,
+  );
   await assertRejects(
     () => probeDocker(`${rig.dir}/missing.sock`),
     /missing\.sock/,
   );
-  const client = new DockerClient(`unix://${rig.dockerSocket}`, { pid: 42 });
+  const client = new DockerClient(`unix://${engine.socket}`, { pid: 42 });
   try {
-    assertEquals(client.api, rig.dockerSocket);
+    assertEquals(client.api, engine.socket);
     assertEquals(client.type, "docker.com");
     assertEquals(client.pid, 42);
     assert((await client.id()).length > 0);
-    assertEquals(await client.version(), "20.10.24+dfsg1");
+    assertEquals(await client.version(), engine.version);
     await assertRejects(
       () => client.inspect("no-such-container"),
       ProcesslessContainerError,
@@ -122,164 +86,124 @@ integrationTest("docker: registered, probed, identified", async (rig) => {
   }
 });
 
-integrationTest(
-  "docker: list after ready has running and paused containers with their PIDs, no others",
-  async (rig) => {
+dockerTest(
+  "list after ready has running and paused containers with their PIDs, no others",
+  async (cli, engine) => {
     const running = uniq("run");
     const paused = uniq("paused");
     const stopped = uniq("stopped");
     const created = uniq("created");
-    const ids = [
-      await run(rig, running, "-l", "app=web"),
-      await run(rig, paused),
-      await run(rig, stopped),
-      await docker("create", "--name", created, rig.image),
-    ];
-    try {
-      await docker("pause", paused);
-      await docker("stop", "-t", "0", stopped);
-      await using watcher = watchDocker(rig.dockerSocket);
-      const watching = watcher.watch();
-      await watcher.ready;
-      const p = watcher.portfolio;
-      const r = p.container(running)!;
-      assert(r, "running container missing");
-      assertEquals(r.id, ids[0]);
-      assertEquals(r.pid, await pidOf(ids[0]));
-      assertEquals(r.labels.app, "web");
-      assertEquals(r.paused, false);
-      assertEquals(p.container(paused)?.paused, true);
-      assertEquals(p.container(paused)?.pid, await pidOf(ids[1]));
-      assertEquals(p.container(stopped), undefined);
-      assertEquals(p.container(created), undefined);
-      assertEquals(r.labels["whalewatcher/privileged"], undefined);
-      await watcher.close();
-      await watching;
-    } finally {
-      await removeAll(ids);
-    }
+    const id = await cli.run({ name: running, labels: { app: "web" } });
+    await cli.run({ name: paused });
+    await cli.run({ name: stopped });
+    await cli.create({ name: created });
+    await cli.docker("pause", paused);
+    await cli.docker("stop", "-t", "0", stopped);
+    await using watcher = watchDocker(engine.socket);
+    await using _watch = await watchReady(watcher);
+    const p = watcher.portfolio;
+    const r = p.container(running)!;
+    assert(r, "running container missing");
+    assertEquals(r.id, id);
+    assertEquals(r.pid, await cli.pid(id));
+    assertEquals(r.labels.app, "web");
+    assertEquals(r.paused, false);
+    assertEquals(p.container(paused)?.paused, true);
+    assertEquals(p.container(paused)?.pid, await cli.pid(paused));
+    assertEquals(p.container(stopped), undefined);
+    assertEquals(p.container(created), undefined);
+    assertEquals(r.labels["whalewatcher/privileged"], undefined);
   },
 );
 
-integrationTest(
-  "docker: compose projects group containers and vanish with the last one",
-  async (rig) => {
+dockerTest(
+  "compose projects group containers and vanish with the last one",
+  async (cli, engine) => {
     const project = uniq("shop");
-    const a = await run(
-      rig,
-      uniq("a"),
-      "-l",
-      `${COMPOSE_PROJECT_LABEL}=${project}`,
-    );
-    const ids = [a];
-    try {
-      await using watcher = watchDocker(rig.dockerSocket);
-      const watching = watcher.watch();
-      await watcher.ready;
-      const rec = new EventRecorder(watcher);
-      const b = await run(
-        rig,
-        uniq("b"),
-        "-l",
-        `${COMPOSE_PROJECT_LABEL}=${project}`,
-      );
-      ids.push(b);
-      await rec.waitFor([b], 1);
-      assertEquals(watcher.portfolio.project(project)?.size, 2);
-      assert(watcher.portfolio.projectNames().includes(project));
-      await docker("rm", "-f", a);
-      await rec.waitFor([a], 1);
-      assertEquals(watcher.portfolio.project(project)?.size, 1);
-      assertEquals(rec.events.find((e) => e.id === a)?.project, project);
-      await docker("rm", "-f", b);
-      await rec.waitFor([b], 2);
-      assertEquals(watcher.portfolio.project(project), undefined);
-      assert(!watcher.portfolio.projectNames().includes(project));
-      await rec.stop();
-      await watcher.close();
-      await watching;
-    } finally {
-      await removeAll(ids);
-    }
+    const labels = { [COMPOSE_PROJECT_LABEL]: project };
+    const a = await cli.run({ labels });
+    await using watcher = watchDocker(engine.socket);
+    await using _watch = await watchReady(watcher);
+    await using rec = new EventRecorder(watcher);
+    const b = await cli.run({ labels });
+    await rec.waitFor([b], 1);
+    assertEquals(watcher.portfolio.project(project)?.size, 2);
+    assert(watcher.portfolio.projectNames().includes(project));
+    await cli.docker("rm", "-f", a);
+    await rec.waitFor([a], 1);
+    assertEquals(watcher.portfolio.project(project)?.size, 1);
+    assertEquals(rec.events.find((e) => e.id === a)?.project, project);
+    await cli.docker("rm", "-f", b);
+    await rec.waitFor([b], 2);
+    assertEquals(watcher.portfolio.project(project), undefined);
+    assert(!watcher.portfolio.projectNames().includes(project));
   },
 );
 
-integrationTest(
-  "docker: start, pause, unpause, stop, kill -9 and rm -f each yield exactly their event",
-  async (rig) => {
-    await using watcher = watchDocker(rig.dockerSocket);
-    const watching = watcher.watch();
-    await watcher.ready;
-    const rec = new EventRecorder(watcher);
-    const name = uniq("life");
-    const id = await docker("create", "--name", name, rig.image);
-    const killed = uniq("killed");
-    const removed = uniq("removed");
-    const ids = [id];
-    try {
-      await docker("start", id);
-      await rec.waitFor([id], 1);
-      assertEquals(watcher.portfolio.container(id)?.pid, await pidOf(id));
-      await docker("pause", id);
-      await rec.waitFor([id], 2);
-      assertEquals(watcher.portfolio.container(id)?.paused, true);
-      await docker("unpause", id);
-      await rec.waitFor([id], 3);
-      assertEquals(watcher.portfolio.container(id)?.paused, false);
-      await docker("stop", "-t", "1", id);
-      await rec.waitFor([id], 4);
-      assertEquals(watcher.portfolio.container(id), undefined);
-      assertEquals(rec.of([id]), [
-        `started:${id}`,
-        `paused:${id}`,
-        `unpaused:${id}`,
-        `exited:${id}`,
-      ]);
+dockerTest(
+  "start, pause, unpause, stop, kill -9 and rm -f each yield exactly their event",
+  async (cli, engine) => {
+    await using watcher = watchDocker(engine.socket);
+    await using _watch = await watchReady(watcher);
+    await using rec = new EventRecorder(watcher);
+    const id = await cli.create({ name: uniq("life") });
+    await cli.docker("start", id);
+    await rec.waitFor([id], 1);
+    assertEquals(watcher.portfolio.container(id)?.pid, await cli.pid(id));
+    await cli.docker("pause", id);
+    await rec.waitFor([id], 2);
+    assertEquals(watcher.portfolio.container(id)?.paused, true);
+    await cli.docker("unpause", id);
+    await rec.waitFor([id], 3);
+    assertEquals(watcher.portfolio.container(id)?.paused, false);
+    await cli.docker("stop", "-t", "1", id);
+    await rec.waitFor([id], 4);
+    assertEquals(watcher.portfolio.container(id), undefined);
+    assertEquals(rec.of([id]), [
+      `started:${id}`,
+      `paused:${id}`,
+      `unpaused:${id}`,
+      `exited:${id}`,
+    ]);
 
-      const k = await run(rig, killed);
-      ids.push(k);
-      await rec.waitFor([k], 1);
-      Deno.kill(await pidOf(k), "SIGKILL");
-      await rec.waitFor([k], 2);
-      assertEquals(rec.of([k]), [`started:${k}`, `exited:${k}`]);
-      assertEquals(watcher.portfolio.container(k), undefined);
+    const k = await cli.run({ name: uniq("killed") });
+    await rec.waitFor([k], 1);
+    Deno.kill(await cli.pid(k), "SIGKILL");
+    await rec.waitFor([k], 2);
+    assertEquals(watcher.portfolio.container(k), undefined);
 
-      const r = await run(rig, removed);
-      ids.push(r);
-      await rec.waitFor([r], 1);
-      await docker("rm", "-f", r);
-      await rec.waitFor([r], 2);
-      assertEquals(rec.of([r]), [`started:${r}`, `exited:${r}`]);
-      assertEquals(watcher.portfolio.container(r), undefined);
-      // Nothing more arrives for these containers.
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      assertEquals(rec.of([id, k, r]).length, 8);
-      await rec.stop();
-      assertEquals(rec.error, undefined);
-    } finally {
-      await removeAll(ids);
-      await watcher.close();
-      await watching;
-    }
+    const r = await cli.run({ name: uniq("removed") });
+    await rec.waitFor([r], 1);
+    await cli.docker("rm", "-f", r);
+    await rec.waitFor([r], 2);
+    assertEquals(watcher.portfolio.container(r), undefined);
+    // Nothing more arrives for these containers: a marker's events,
+    // emitted after all of theirs, come first.
+    await rec.settle(cli.marker());
+    assertEquals(rec.of([id]).length, 4);
+    assertEquals(rec.of([k]), [`started:${k}`, `exited:${k}`]);
+    assertEquals(rec.of([r]), [`started:${r}`, `exited:${r}`]);
+    await rec.stop();
+    assertEquals(rec.error, undefined);
   },
 );
 
-integrationTest(
-  "docker: dockerd killed and restarted mid-watch resyncs to the truth with exactly the difference",
-  async (rig) => {
-    const keep = await run(rig, uniq("keep"));
-    const gone = await run(rig, uniq("gone"));
-    const pausing = await run(rig, uniq("pausing"));
-    const ids = [keep, gone, pausing];
-    await using watcher = watchDocker(rig.dockerSocket, {
+dockerTest(
+  "dockerd killed and restarted mid-watch resyncs to the truth with exactly the difference",
+  async (cli, engine) => {
+    // While dockerd is down its containers live on in containerd.
+    const below = new Ctr(served("containerd", engine.containerd!));
+    const keep = await cli.run({ name: uniq("keep") });
+    const gone = await cli.run({ name: uniq("gone") });
+    const pausing = await cli.run({ name: uniq("pausing") });
+    await using watcher = watchDocker(engine.socket, {
       backoff: { initialMs: 50, maxMs: 300 },
     });
-    const watching = watcher.watch();
+    await using _watch = await watchReady(watcher);
     // A bare client's event stream, to see the loss surface as an error.
-    const bare = new DockerClient(rig.dockerSocket);
+    const bare = new DockerClient(engine.socket);
     try {
-      await bounded(watcher.ready, "watcher ready");
-      const rec = new EventRecorder(watcher);
+      await using rec = new EventRecorder(watcher);
       const syncs = watcher.syncCount;
       const stream = await bare.lifecycleEvents();
       // Caught at once: the loss happens while we wait for the kill.
@@ -288,62 +212,53 @@ integrationTest(
           // none expected before the kill
         }
       })().then(() => undefined, (err: Error) => err);
-      await stopEngine("dockerd", { signal: "SIGKILL" });
+      await stopEngine(engine, { signal: "SIGKILL" });
       const lost = await bounded(draining, "loss of the event stream");
       assert(
         lost instanceof EventStreamEndedError &&
-          lost.endpoint === rig.dockerSocket &&
-          lost.message.includes(`"${rig.dockerSocket}"`),
+          lost.endpoint === engine.socket &&
+          lost.message.includes(`"${engine.socket}"`),
         `stream loss not surfaced: ${lost}`,
       );
-      // While dockerd is down its containers live on in containerd: end one
-      // behind its back.
-      Deno.kill(await pidOfTask(rig, gone), "SIGKILL");
-      await startEngine("dockerd");
+      // End one behind dockerd's back (containerd's PID: never 0, which
+      // would signal our own process group).
+      const task = (await below.tasks("moby")).get(gone);
+      assert(task && task.pid > 0, `no containerd task for ${gone}`);
+      Deno.kill(task.pid, "SIGKILL");
+      await startEngine(engine);
       await waitFor(() => watcher.syncCount > syncs, {
         what: "resync after dockerd restart",
       });
       await rec.waitFor([gone], 1);
       // Changes after the resync arrive as ordinary events.
-      await docker("pause", pausing);
-      const fresh = await run(rig, uniq("fresh"));
-      ids.push(fresh);
+      await cli.docker("pause", pausing);
+      const fresh = await cli.run({ name: uniq("fresh") });
       await rec.waitFor([pausing, fresh], 2);
-      const t = await truth();
-      const mine = new Set(ids);
-      const seen = new Map(
-        watcher.portfolio.containers().filter((c) => mine.has(c.id)).map((
-          c,
-        ) => [c.id, c.paused]),
+      const mine = new Set([keep, gone, pausing, fresh]);
+      const only = <V>(m: Map<string, V>) =>
+        new Map([...m].filter(([id]) => mine.has(id)));
+      assertEquals(
+        only(viewOf(watcher.portfolio.containers())),
+        only(await cli.truth()),
       );
-      const expected = new Map([...t].filter(([id]) => mine.has(id)));
-      assertEquals(seen, expected);
       assertEquals(rec.of([keep]), []);
       assertEquals(rec.of([gone]), [`exited:${gone}`]);
       assertEquals(rec.of([pausing]), [`paused:${pausing}`]);
       assertEquals(rec.of([fresh]), [`started:${fresh}`]);
-      assertEquals(watcher.portfolio.container(keep)?.pid, await pidOf(keep));
-      await rec.stop();
     } finally {
       await bare.close();
-      await startEngine("dockerd");
-      await removeAll(ids);
-      await watcher.close();
-      await watching;
-      assert(dockerdPid() > 0);
+      await startEngine(engine);
     }
   },
 );
 
-integrationTest(
-  "docker client: events map actions, projects and ms timestamps; abort ends quietly",
-  async (rig) => {
-    const client = new DockerClient(rig.dockerSocket);
+dockerTest(
+  "client events map actions, projects and ms timestamps; abort ends quietly",
+  async (cli, engine) => {
+    const client = new DockerClient(engine.socket);
     const abort = new AbortController();
-    const ids: string[] = [];
     try {
       const events = await client.lifecycleEvents({ signal: abort.signal });
-      const seen: string[] = [];
       const got: { type: string; id: string; project: string; ts: number }[] =
         [];
       const reading = (async () => {
@@ -354,36 +269,31 @@ integrationTest(
             project: e.project,
             ts: e.timestamp,
           });
-          seen.push(`${e.type}:${e.id}`);
         }
       })();
       const before = Date.now();
-      const id = await run(
-        rig,
-        uniq("ev"),
-        "-l",
-        `${COMPOSE_PROJECT_LABEL}=evproj`,
-      );
-      ids.push(id);
-      await docker("pause", id);
-      await docker("unpause", id);
-      await docker("kill", id);
-      await waitFor(() => seen.filter((s) => s.endsWith(id)).length >= 4, {
-        what: `4 events of ${id} (have ${seen.join(" ")})`,
+      const id = await cli.run({
+        labels: { [COMPOSE_PROJECT_LABEL]: "evproj" },
       });
-      const mine = got.filter((e) => e.id === id);
-      assertEquals(mine.map((e) => e.type), [
+      await cli.docker("pause", id);
+      await cli.docker("unpause", id);
+      await cli.docker("kill", id);
+      const mine = () => got.filter((e) => e.id === id);
+      await waitFor(() => mine().length >= 4, {
+        what: () => `4 events of ${id} (have ${JSON.stringify(got)})`,
+      });
+      assertEquals(mine().map((e) => e.type), [
         "started",
         "paused",
         "unpaused",
         "exited",
       ]);
-      for (const e of mine) {
+      for (const e of mine()) {
         assertEquals(e.project, "evproj");
         // Milliseconds since the epoch (not ns, not s), in order.
         assert(e.ts >= before - 5000 && e.ts <= Date.now() + 5000, `${e.ts}`);
       }
-      assert(mine.every((e, i) => i === 0 || e.ts >= mine[i - 1].ts));
+      assert(mine().every((e, i, all) => i === 0 || e.ts >= all[i - 1].ts));
       abort.abort();
       await reading; // ends quietly, without throwing
       assertEquals(client.stats.skippedEvents, 0);
@@ -393,283 +303,158 @@ integrationTest(
     } finally {
       abort.abort();
       await client.close();
-      await removeAll(ids);
     }
     // Closed clients refuse new subscriptions, naming the endpoint.
     await assertRejects(
       () => client.lifecycleEvents(),
-      (err: Error) => err.message.includes(rig.dockerSocket),
+      (err: Error) => err.message.includes(engine.socket),
     );
   },
 );
+
+const INSPECT = /^\/(v[\d.]+\/)?containers\/[0-9a-f]{12,}\/json/;
 
 /**
- * A unix socket proxy to dockerd that holds container inspections while
- * closed and counts how many are in flight at once.
+ * A Docker client behind a proxy that holds container inspections at a
+ * gate and counts them: in flight (sent, unanswered), most at once, in
+ * total. Disposing it opens the gate and closes client and proxy.
  */
-function inspectGate(path: string, target: string) {
-  const listener = Deno.listen({ transport: "unix", path });
-  const conns = new Set<Deno.Conn>();
-  let opened: () => void = () => {};
-  let gate = new Promise<void>((resolve) => (opened = resolve));
+function gatedClient(
+  engine: EngineInstance,
+  rig: Rig,
+  options: DockerOptions = {},
+) {
+  const gate = new Gate();
   const state = { inflight: 0, max: 0, total: 0 };
-  const INSPECT = /^GET \/(v[\d.]+\/)?containers\/[0-9a-f]{12,}\/json/;
-  const serve = async (client: Deno.Conn) => {
-    const server = await Deno.connect({ transport: "unix", path: target });
-    conns.add(client);
-    conns.add(server);
-    const pending = { inspect: false };
-    const close = () => {
-      for (const c of [client, server]) {
-        try {
-          c.close();
-        } catch {
-          // already closed
-        }
-      }
-    };
-    const up = (async () => {
-      const buf = new Uint8Array(64 * 1024);
-      try {
-        while (true) {
-          const n = await client.read(buf);
-          if (n === null) break;
-          const chunk = buf.slice(0, n);
-          if (INSPECT.test(new TextDecoder().decode(chunk.subarray(0, 200)))) {
-            pending.inspect = true;
-            state.total++;
-            state.max = Math.max(state.max, ++state.inflight);
-            await gate;
-          }
-          await server.write(chunk);
-        }
-      } catch {
-        // closed
-      } finally {
-        close();
-      }
-    })();
-    const down = (async () => {
-      const buf = new Uint8Array(64 * 1024);
-      try {
-        while (true) {
-          const n = await server.read(buf);
-          if (n === null) break;
-          if (pending.inspect) {
-            pending.inspect = false;
-            state.inflight--;
-          }
-          await client.write(buf.subarray(0, n));
-        }
-      } catch {
-        // closed
-      } finally {
-        close();
-      }
-    })();
-    await Promise.all([up, down]);
-    conns.delete(client);
-    conns.delete(server);
-  };
-  const serving = (async () => {
-    const served: Promise<void>[] = [];
-    try {
-      for await (const client of listener) served.push(serve(client));
-    } catch {
-      // listener closed
-    }
-    await Promise.all(served);
-  })();
+  const proxy = new SocketProxy(engine.socket, {
+    path: `${rig.dir}/${uniq("gate")}.sock`,
+  }, {
+    onRequest(r) {
+      if (!INSPECT.test(r.path)) return;
+      state.total++;
+      state.max = Math.max(state.max, ++state.inflight);
+      return gate.passed();
+    },
+    onResponse(r) {
+      if (INSPECT.test(r.path)) state.inflight--;
+    },
+  });
+  const client = new DockerClient(proxy.address, options);
   return {
+    gate,
     state,
-    open() {
-      opened();
-    },
-    shut() {
-      gate = new Promise<void>((resolve) => (opened = resolve));
-    },
-    async close() {
-      opened();
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch {
-          // already closed
-        }
-      }
-      await serving;
+    proxy,
+    client,
+    async [Symbol.asyncDispose]() {
+      gate.open();
+      await client.close();
+      await proxy.close();
     },
   };
 }
 
-integrationTest(
-  "docker client: list inspects with bounded concurrency, skips containers gone meanwhile, aborts promptly",
-  async (rig) => {
+dockerTest(
+  "client list inspects with bounded concurrency, skips containers gone meanwhile, aborts promptly",
+  async (cli, engine, rig) => {
     const ids: string[] = await Promise.all(
-      Array.from({ length: 9 }, () => run(rig, uniq("conc"))),
+      Array.from({ length: 9 }, () => cli.run({ name: uniq("conc") })),
     );
     const doomed = ids[0];
-    const path = `${rig.dir}/gate-${crypto.randomUUID().slice(0, 6)}.sock`;
-    const proxy = inspectGate(path, rig.dockerSocket);
-    const client = new DockerClient(path, { concurrency: 3 });
-    try {
-      const listing = client.list();
-      await waitFor(() => proxy.state.inflight === 3, {
-        what: "3 inspections held at the gate",
-      });
-      // Held long enough for a 4th to show up if the bound did not hold.
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      assertEquals(proxy.state.inflight, 3);
-      // Removed between list and inspect: a 404, so skipped, not fatal.
-      await docker("rm", "-f", doomed);
-      proxy.open();
-      const listed = new Set((await listing).map((c) => c.id));
-      assertEquals(proxy.state.max, 3);
-      assert(!listed.has(doomed), "a removed container was listed");
-      for (const id of ids.slice(1)) assert(listed.has(id), `${id} missing`);
+    await using gated = gatedClient(engine, rig, { concurrency: 3 });
+    const { gate, state, client } = gated;
+    const listing = client.list();
+    listing.catch(() => {}); // awaited below, unless a wait fails first
+    await waitFor(() => state.inflight === 3, {
+      what: () => `3 inspections held at the gate (${state.inflight})`,
+    });
+    // A call the client makes after the list's inspections were queued:
+    // any 4th inspection would have been sent before it.
+    await client.version();
+    assertEquals(state.inflight, 3);
+    assertEquals(state.total, 3);
+    // Removed between list and inspect: a 404, so skipped, not fatal.
+    await cli.docker("rm", "-f", doomed);
+    gate.open();
+    const listed = new Set((await listing).map((c) => c.id));
+    assertEquals(state.max, 3);
+    assert(!listed.has(doomed), "a removed container was listed");
+    for (const id of ids.slice(1)) assert(listed.has(id), `${id} missing`);
 
-      // An abort while inspections hang rejects with the abort's reason.
-      proxy.shut();
-      const abort = new AbortController();
-      const aborted = client.list({ signal: abort.signal });
-      await waitFor(() => proxy.state.inflight === 3, {
-        what: "3 inspections held again",
-      });
-      const reason = new Error("enough");
-      abort.abort(reason);
-      await assertRejects(() => aborted, (err) => err === reason);
-      proxy.open();
-    } finally {
-      await client.close();
-      await proxy.close();
-      await Deno.remove(path).catch(() => {});
-      await removeAll(ids);
-    }
+    // An abort while inspections hang rejects with the abort's reason.
+    gate.shut();
+    const abort = new AbortController();
+    const aborted = client.list({ signal: abort.signal });
+    await waitFor(() => state.inflight === 3, {
+      what: () => `3 inspections held again (${state.inflight})`,
+    });
+    const reason = new Error("enough");
+    abort.abort(reason);
+    await assertRejects(() => aborted, (err) => err === reason);
   },
 );
 
-integrationTest(
-  "docker client: close() ends calls in flight and refuses new ones; the packer sees Docker's inspection",
-  async (rig) => {
-    const ids = [await run(rig, uniq("close")), await run(rig, uniq("close"))];
-    const path = `${rig.dir}/gate-${crypto.randomUUID().slice(0, 6)}.sock`;
-    const proxy = inspectGate(path, rig.dockerSocket);
-    const client = new DockerClient(path, {
+dockerTest(
+  "client close() ends calls in flight and refuses new ones; the packer sees Docker's inspection",
+  async (cli, engine, rig) => {
+    const ids = [await cli.run(), await cli.run()];
+    await using gated = gatedClient(engine, rig, {
       packer: { pack: (_c, raw) => (raw as { Image?: string }).Image },
     });
-    try {
-      // Through the open gate first: a real inspection feeds the packer.
-      proxy.open();
-      const c = await client.inspect(ids[0]);
-      assert(
-        typeof c.rucksack === "string" && c.rucksack.startsWith("sha256:"),
-        `rucksack: ${c.rucksack}`,
-      );
-      proxy.shut();
-      const listing = client.list();
-      const inspecting = client.inspect(ids[1]);
-      await waitFor(() => proxy.state.inflight >= 3, {
-        what: "list's and inspect's inspections held at the gate",
-      });
-      await client.close();
-      const closed = (err: Error) =>
-        err.message.includes("is closed") && err.message.includes(path);
-      await assertRejects(() => bounded(listing, "list after close"), closed);
-      await assertRejects(
-        () => bounded(inspecting, "inspect after close"),
-        closed,
-      );
-      await assertRejects(() => client.list(), closed);
-      await assertRejects(() => client.inspect(ids[0]), closed);
-      await assertRejects(() => client.id(), closed);
-    } finally {
-      await client.close();
-      await proxy.close();
-      await Deno.remove(path).catch(() => {});
-      await removeAll(ids);
-    }
+    const { gate, state, proxy, client } = gated;
+    // Through the open gate first: a real inspection feeds the packer.
+    gate.open();
+    const c = await client.inspect(ids[0]);
+    assert(
+      typeof c.rucksack === "string" && c.rucksack.startsWith("sha256:"),
+      `rucksack: ${c.rucksack}`,
+    );
+    gate.shut();
+    const listing = client.list();
+    const inspecting = client.inspect(ids[1]);
+    await waitFor(() => state.inflight >= 3, {
+      what: "list's and inspect's inspections held at the gate",
+    });
+    await client.close();
+    const closed = (err: Error) =>
+      err.message.includes("is closed") &&
+      err.message.includes(proxy.address);
+    await assertRejects(() => bounded(listing, "list after close"), closed);
+    await assertRejects(
+      () => bounded(inspecting, "inspect after close"),
+      closed,
+    );
+    await assertRejects(() => client.list(), closed);
+    await assertRejects(() => client.inspect(ids[0]), closed);
+    await assertRejects(() => client.id(), closed);
   },
 );
 
-/** A loopback TCP port forwarded to a unix socket (plain bytes both ways). */
-function tcpToUnix(target: string) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
-  const pipe = async (from: Deno.Conn, to: Deno.Conn) => {
-    try {
-      await from.readable.pipeTo(to.writable, { preventClose: true });
-    } catch {
-      // reset by either side
-    }
-    for (const c of [from, to]) {
-      try {
-        c.close();
-      } catch {
-        // already closed
-      }
-      conns.delete(c);
-    }
-  };
-  const serving = (async () => {
-    const pipes: Promise<void>[] = [];
-    try {
-      for await (const client of listener) {
-        const server = await Deno.connect({ transport: "unix", path: target });
-        conns.add(client);
-        conns.add(server);
-        pipes.push(pipe(client, server), pipe(server, client));
-      }
-    } catch {
-      // listener closed
-    }
-    await Promise.allSettled(pipes);
-  })();
-  return {
-    url: `tcp://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
-    async close() {
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch {
-          // already closed
-        }
-      }
-      await serving;
-    },
-  };
-}
-
-integrationTest(
-  "docker client over tcp:// (plain HTTP): probe, list and events",
-  async (rig) => {
-    const proxy = tcpToUnix(rig.dockerSocket);
-    const client = new DockerClient(proxy.url);
+dockerTest(
+  "client over tcp:// (plain HTTP): probe, list and events",
+  async (cli, engine) => {
+    const proxy = new SocketProxy(engine.socket, { tcp: true });
+    const client = new DockerClient(proxy.address);
     const abort = new AbortController();
-    const ids: string[] = [];
     try {
-      assertEquals((await probeDocker(proxy.url))?.type, "docker.com");
-      assertEquals(client.api, proxy.url);
+      assertEquals((await probeDocker(proxy.address))?.type, "docker.com");
+      assertEquals(client.api, proxy.address);
       const events = await client.lifecycleEvents({ signal: abort.signal });
       const seen: string[] = [];
       const reading = (async () => {
         for await (const e of events) seen.push(`${e.type}:${e.id}`);
       })();
-      const id = await run(rig, uniq("tcp"));
-      ids.push(id);
+      const id = await cli.run({ name: uniq("tcp") });
       await waitFor(() => seen.includes(`started:${id}`), {
         what: `start of ${id} over tcp`,
       });
       const listed = await client.list();
-      assertEquals(listed.find((c) => c.id === id)?.pid, await pidOf(id));
+      assertEquals(listed.find((c) => c.id === id)?.pid, await cli.pid(id));
       abort.abort();
       await reading;
     } finally {
       abort.abort();
       await client.close();
       await proxy.close();
-      await removeAll(ids);
     }
   },
 );

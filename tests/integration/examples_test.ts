@@ -1,6 +1,8 @@
 // Every example runs against the rig (smoke tests of what users copy).
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
-import { docker, integrationTest } from "../engines/rig.ts";
+import { primaryDocker } from "../engines/docker.ts";
+import { ChildLines } from "./_lines.ts";
+import { integrationTest, uniq } from "../engines/rig.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -21,69 +23,51 @@ async function runExample(name: string, args: string[]) {
   return stdout;
 }
 
-function uniq(prefix: string): string {
-  return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
-}
-
 integrationTest(
   "examples: list_once lists the rig's containers by project",
   async (rig) => {
+    await using dockerd = primaryDocker();
     const name = uniq("ex-list");
-    const id = await docker(
-      "run",
-      "-d",
-      "--name",
+    const id = await dockerd.run({
       name,
-      "-l",
-      "com.docker.compose.project=exproj",
-      rig.image,
-    );
-    try {
-      const out = await runExample("list_once.ts", [
-        "docker.com",
-        rig.dockerSocket,
-      ]);
-      assertMatch(out, /project exproj/);
-      const pid = await docker("inspect", "-f", "{{.State.Pid}}", id);
-      assertMatch(out, new RegExp(`${name} pid=${pid}`));
-    } finally {
-      await docker("rm", "-f", id);
-    }
+      labels: { "com.docker.compose.project": "exproj" },
+    });
+    const out = await runExample("list_once.ts", [
+      "docker.com",
+      rig.dockerSocket,
+    ]);
+    assertMatch(out, /project exproj/);
+    assertMatch(out, new RegExp(`${name} pid=${await dockerd.pid(id)}`));
   },
 );
 
 integrationTest(
   "examples: stream_events and several_engines print a container's start",
   async (rig) => {
+    await using dockerd = primaryDocker();
     const name = uniq("ex-stream");
-    const ids: string[] = [];
-    const stream = example("stream_events.ts", [
-      "docker.com",
-      rig.dockerSocket,
-      "4",
-    ]).spawn();
-    const fleet = example("several_engines.ts", [
-      "4",
-      rig.dockerSocket,
-      rig.containerdSocket,
-    ]).spawn();
-    try {
-      // Give both time to subscribe before the container starts.
-      await new Promise((r) => setTimeout(r, 1500));
-      ids.push(await docker("run", "-d", "--name", name, rig.image));
-      const [s, f] = await Promise.all([stream.output(), fleet.output()]);
-      const streamOut = new TextDecoder().decode(s.stdout);
-      const fleetOut = new TextDecoder().decode(f.stdout);
-      assertEquals(s.code, 0, new TextDecoder().decode(s.stderr));
-      assertEquals(f.code, 0, new TextDecoder().decode(f.stderr));
-      assertMatch(streamOut, new RegExp(`started ${name} pid=\\d+`));
-      assertMatch(fleetOut, /engine docker\.com at/);
-      assertMatch(fleetOut, /engine containerd\.io at/);
-      assertMatch(fleetOut, /engine cri at/);
-      assertMatch(fleetOut, new RegExp(`docker\\.com started ${name}`));
-    } finally {
-      await docker("rm", "-f", ...ids).catch(() => {});
-    }
+    // No time limit: both run until Ctrl-C.
+    await using stream = new ChildLines(
+      example("stream_events.ts", ["docker.com", rig.dockerSocket]),
+    );
+    await using fleet = new ChildLines(
+      example("several_engines.ts", [
+        "0",
+        rig.dockerSocket,
+        rig.containerdSocket,
+      ]),
+    );
+    // Each prints its first lines after subscribing, in the same step.
+    await stream.until(/^watching \d+ containers/);
+    await fleet.until(/^engine docker\.com at/);
+    await dockerd.run({ name });
+    await stream.until(new RegExp(`started ${name} pid=\\d+`));
+    await fleet.until(new RegExp(`docker\\.com started ${name}`));
+    assertEquals(await stream.interrupt(), 0);
+    assertEquals(await fleet.interrupt(), 0);
+    const fleetOut = fleet.lines.join("\n");
+    assertMatch(fleetOut, /engine containerd\.io at/);
+    assertMatch(fleetOut, /engine cri at/);
   },
 );
 

@@ -1,78 +1,55 @@
-// The Docker adaptor against podman's Docker-compatible API.
+// The Docker adaptor against every podman service of the rig (podman's
+// Docker-compatible API).
 import { assert, assertEquals } from "../_assert.ts";
 import { probeDocker, watchDocker } from "../../docker.ts";
-import { integrationTest } from "../engines/rig.ts";
-import { PODMAN_IMAGE, startPodman } from "../engines/podman.ts";
-import { EventRecorder } from "./_recorder.ts";
+import { startEngine, stopEngine, testsOf, uniq } from "../engines/rig.ts";
+import { PodmanCli } from "../engines/podman.ts";
+import { differences, viewOf } from "../engines/truth.ts";
+import { EventRecorder, watchReady } from "./_recorder.ts";
 
-function uniq(prefix: string): string {
-  return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
-}
+const podmanTest = testsOf("podman", (e) => new PodmanCli(e));
 
-integrationTest(
-  "podman: probed as podman.io; list after ready has running and paused containers with their PIDs, no others",
-  async () => {
-    await using podman = await startPodman();
-    const probed = await probeDocker(podman.socket);
+const PODMAN = { engine: { type: "podman.io" } };
+
+podmanTest(
+  "probed as podman.io; list after ready has running and paused containers with their PIDs, no others",
+  async (podman, engine) => {
+    const probed = await probeDocker(engine.socket);
     assertEquals(probed?.type, "podman.io");
-    const run = (name: string, ...flags: string[]) =>
-      podman.docker("run", "-d", "--name", name, ...flags, PODMAN_IMAGE);
-    const running = await run(
-      uniq("run"),
-      "-l",
-      "com.docker.compose.project=pp",
-    );
-    const paused = await run(uniq("paused"));
-    const stopped = await run(uniq("stopped"));
-    const created = await podman.docker(
-      "create",
-      "--name",
-      uniq("created"),
-      PODMAN_IMAGE,
-    );
+    const running = await podman.run({
+      labels: { "com.docker.compose.project": "pp" },
+    });
+    const paused = await podman.run();
+    const stopped = await podman.run();
+    const created = await podman.create();
     await podman.docker("pause", paused);
     await podman.docker("stop", "-t", "0", stopped);
-    await using watcher = watchDocker(podman.socket, {
-      engine: { type: "podman.io" },
-    });
-    const watching = watcher.watch();
-    await watcher.ready;
+    await using watcher = watchDocker(engine.socket, PODMAN);
+    await using _watch = await watchReady(watcher);
     assertEquals(watcher.type, "podman.io");
     const p = watcher.portfolio;
-    const pid = async (id: string) =>
-      Number(await podman.docker("inspect", "-f", "{{.State.Pid}}", id));
-    assertEquals(p.container(running)?.pid, await pid(running));
+    assertEquals(p.container(running)?.pid, await podman.pid(running));
     assertEquals(p.container(running)?.project, "pp");
     assertEquals(p.container(paused)?.paused, true);
     assertEquals(p.container(stopped), undefined);
     assertEquals(p.container(created), undefined);
-    assertEquals(p.size, 2);
-    await watcher.close();
-    await watching;
+    assertEquals(differences(viewOf(p.containers()), await podman.truth()), []);
   },
 );
 
-integrationTest(
-  "podman: start, pause, unpause, stop, kill -9 and rm -f each yield exactly their event; projects resolve",
-  async () => {
-    await using podman = await startPodman();
-    await using watcher = watchDocker(podman.socket, {
-      engine: { type: "podman.io" },
+podmanTest(
+  "start, pause, unpause, stop, kill -9 and rm -f each yield exactly their event; projects resolve",
+  async (podman, engine) => {
+    await using watcher = watchDocker(engine.socket, PODMAN);
+    await using _watch = await watchReady(watcher);
+    await using rec = new EventRecorder(watcher);
+    const project = uniq("lifep");
+    const id = await podman.create({
+      labels: { "com.docker.compose.project": project },
     });
-    const watching = watcher.watch();
-    await watcher.ready;
-    const rec = new EventRecorder(watcher);
-    const id = await podman.docker(
-      "create",
-      "--name",
-      uniq("life"),
-      "-l",
-      "com.docker.compose.project=lifep",
-      PODMAN_IMAGE,
-    );
     await podman.docker("start", id);
     await rec.waitFor([id], 1);
-    assertEquals(watcher.portfolio.project("lifep")?.size, 1);
+    assertEquals(watcher.portfolio.project(project)?.size, 1);
     await podman.docker("pause", id);
     await rec.waitFor([id], 2);
     assertEquals(watcher.portfolio.container(id)?.paused, true);
@@ -87,95 +64,73 @@ integrationTest(
       `exited:${id}`,
     ]);
     // Exits carry the project even where podman's event lacks the label.
-    assertEquals(rec.events.filter((e) => e.id === id).map((e) => e.project), [
-      "lifep",
-      "lifep",
-      "lifep",
-      "lifep",
-    ]);
-    assertEquals(watcher.portfolio.project("lifep"), undefined);
+    assertEquals(
+      rec.events.filter((e) => e.id === id).map((e) => e.project),
+      [project, project, project, project],
+    );
+    assertEquals(watcher.portfolio.project(project), undefined);
 
-    const k = await podman.docker(
-      "run",
-      "-d",
-      "--name",
-      uniq("killed"),
-      PODMAN_IMAGE,
-    );
+    const k = await podman.run({ name: uniq("killed") });
     await rec.waitFor([k], 1);
-    const pid = Number(
-      await podman.docker("inspect", "-f", "{{.State.Pid}}", k),
-    );
+    const pid = await podman.pid(k);
     assert(pid > 0);
     Deno.kill(pid, "SIGKILL");
     await rec.waitFor([k], 2);
-    const r = await podman.docker(
-      "run",
-      "-d",
-      "--name",
-      uniq("removed"),
-      PODMAN_IMAGE,
-    );
+    const r = await podman.run({ name: uniq("removed") });
     await rec.waitFor([r], 1);
     await podman.docker("rm", "-f", r);
     await rec.waitFor([r], 2);
-    await new Promise((res) => setTimeout(res, 300));
+    // Nothing more arrives for these containers: a marker's events,
+    // emitted after all of theirs, come first.
+    await rec.settle(podman.marker());
+    assertEquals(rec.of([id]).length, 4);
     assertEquals(rec.of([k]), [`started:${k}`, `exited:${k}`]);
     assertEquals(rec.of([r]), [`started:${r}`, `exited:${r}`]);
-    assertEquals(watcher.portfolio.size, 0);
-    await rec.stop();
-    await watcher.close();
-    await watching;
+    for (const x of [id, k, r]) {
+      assertEquals(watcher.portfolio.container(x), undefined);
+    }
   },
 );
 
-integrationTest(
-  "podman: the API service killed and restarted mid-watch, with containers changed while it was down: exactly the difference",
-  async () => {
-    await using podman = await startPodman();
-    const keep = await podman.docker(
-      "run",
-      "-d",
-      "--name",
-      uniq("keep"),
-      PODMAN_IMAGE,
-    );
-    const gone = await podman.docker(
-      "run",
-      "-d",
-      "--name",
-      uniq("gone"),
-      PODMAN_IMAGE,
-    );
-    await using watcher = watchDocker(podman.socket, {
-      engine: { type: "podman.io" },
+podmanTest(
+  "the API service killed and restarted mid-watch, with containers changed while it was down: exactly the difference",
+  async (podman, engine, rig) => {
+    const keep = await podman.run({ name: uniq("keep") });
+    const gone = await podman.run({ name: uniq("gone") });
+    await using watcher = watchDocker(engine.socket, {
+      ...PODMAN,
       backoff: { initialMs: 50, maxMs: 300 },
     });
-    const watching = watcher.watch();
-    await watcher.ready;
-    const rec = new EventRecorder(watcher);
+    await using _watch = await watchReady(watcher);
+    await using rec = new EventRecorder(watcher);
     const syncs = watcher.syncCount;
-    await podman.stopService("SIGKILL");
-    // podman needs no daemon: change containers while the API is down.
-    await podman.podman("rm", "-f", "-t", "0", gone);
-    const fresh = await podman.podman(
-      "run",
-      "-d",
-      "--name",
-      uniq("fresh"),
-      PODMAN_IMAGE,
-    );
-    await podman.startService();
-    await rec.waitFor([gone, fresh], 2);
-    assert(watcher.syncCount > syncs);
-    assertEquals(rec.of([gone]), [`exited:${gone}`]);
-    assertEquals(rec.of([fresh]), [`started:${fresh}`]);
-    assertEquals(rec.of([keep]), []);
-    const truth = (await podman.docker("ps", "-q", "--no-trunc")).split("\n")
-      .filter(Boolean).sort();
-    assertEquals(watcher.portfolio.containers().map((c) => c.id).sort(), truth);
-    await rec.stop();
-    await watcher.close();
-    await watching;
+    try {
+      await stopEngine(engine, { signal: "SIGKILL" });
+      // podman needs no daemon: change containers while the API is down.
+      await podman.podman("rm", "-f", "-t", "0", gone);
+      const fresh = await podman.podman(
+        "run",
+        "-d",
+        "--name",
+        uniq("fresh"),
+        rig.image,
+      );
+      await startEngine(engine);
+      await rec.waitFor([gone, fresh], 2);
+      assert(watcher.syncCount > syncs);
+      await rec.settle(podman.marker());
+      assertEquals(rec.of([gone]), [`exited:${gone}`]);
+      assertEquals(rec.of([fresh]), [`started:${fresh}`]);
+      assertEquals(rec.of([keep]), []);
+      assertEquals(
+        differences(
+          viewOf(watcher.portfolio.containers()),
+          await podman.truth(),
+        ),
+        [],
+      );
+    } finally {
+      await startEngine(engine);
+    }
   },
 );

@@ -9,8 +9,10 @@ import "../../mod.ts";
 import { type EngineClient, engineRegistry } from "../../engineclient/mod.ts";
 import { Watcher } from "../../watcher/mod.ts";
 import { CriTestClient } from "../engines/cri_client.ts";
-import { ctr, docker, integrationTest, type Rig } from "../engines/rig.ts";
-import { EventRecorder } from "./_recorder.ts";
+import { primaryCtr } from "../engines/containerd.ts";
+import { DockerCli } from "../engines/docker.ts";
+import { integrationTest, primary, type Rig, uniq } from "../engines/rig.ts";
+import { EventRecorder, type Marker, watchReady } from "./_recorder.ts";
 
 // The only write: containerd's subscription handshake publishes one empty
 // event on a topic of ours (/whalewatcher/subscribed/…); no container,
@@ -81,92 +83,72 @@ async function recording(
   return calls;
 }
 
-/** A full watch of one engine while a container starts and stops. */
+/**
+ * A full watch of one engine while a container starts (and is inspected)
+ * and stops.
+ */
 async function fullWatch(
   type: string,
   endpoint: string,
-  churn: () => Promise<string>,
+  container: Marker,
 ): Promise<void> {
   const adapter = engineRegistry.get(type);
   assert(await adapter.probe!(endpoint));
   const engine: EngineClient = await adapter.create(endpoint);
   await using watcher = new Watcher(engine);
-  const watching = watcher.watch();
-  await watcher.ready;
+  await using _watch = await watchReady(watcher);
   const rec = new EventRecorder(watcher);
-  const id = await churn();
+  const id = await container.start();
+  await rec.waitFor([id], 1);
+  await container.stop(id);
   await rec.waitFor([id], 2);
   await watcher.id();
   await watcher.version();
   await engine.inspect(id).catch(() => {});
   for (const c of watcher.portfolio.containers()) await engine.inspect(c.id);
   await rec.stop();
-  await watcher.close();
-  await watching;
 }
 
 integrationTest(
   "read-only: every adaptor call on the wire is a read",
   async (rig: Rig) => {
-    await using cri = new CriTestClient(rig.containerdSocket, {
-      logDir: `${rig.dir}/cri-logs`,
-      image: rig.ctrImage,
-    });
-    const pod = await cri.runPod(`ro-${crypto.randomUUID().slice(0, 8)}`);
-    try {
-      // The test's own calls (docker and ctr processes, the CRI test client)
-      // are not recorded.
-      const dockerCalls = await recording(() =>
-        fullWatch("docker.com", rig.dockerSocket, async () => {
-          const id = await docker("run", "-d", rig.image);
-          await new Promise((r) => setTimeout(r, 300));
-          await docker("rm", "-f", id);
-          return id;
-        })
-      );
-      const bad = dockerCalls.filter((c) =>
-        !DOCKER_ALLOWED.some((re) => re.test(c))
-      );
-      assertEquals(bad, []);
-      assert(dockerCalls.some((c) => c.startsWith("GET /events")));
+    await using cri = CriTestClient.of(primary("cri"));
+    const pod = await cri.runPod(uniq("ro"));
+    // The test's own calls (docker and ctr processes, the CRI test client)
+    // are not recorded.
+    const dockerCalls = await recording(() =>
+      fullWatch(
+        "docker.com",
+        rig.dockerSocket,
+        DockerCli.of(primary("docker")).marker(),
+      )
+    );
+    const bad = dockerCalls.filter((c) =>
+      !DOCKER_ALLOWED.some((re) => re.test(c))
+    );
+    assertEquals(bad, []);
+    assert(dockerCalls.some((c) => c.startsWith("GET /events")));
 
-      const ctrdCalls = await recording(() =>
-        fullWatch("containerd.io", rig.containerdSocket, async () => {
-          const id = `ro-${crypto.randomUUID().slice(0, 8)}`;
-          await ctr("-n", "default", "run", "-d", rig.ctrImage, id);
-          await ctr("-n", "default", "tasks", "kill", "-s", "SIGKILL", id);
-          return id;
-        })
-      );
-      const criCalls = await recording(
-        () =>
-          fullWatch("cri", rig.containerdSocket, async () => {
-            const id = await cri.runContainer(pod, "ro");
-            await cri.stopContainer(id);
-            return id;
-          }),
-        { except: cri.client },
-      );
-      const grpcCalls = [...ctrdCalls, ...criCalls].filter((c) =>
-        c.startsWith("/")
-      );
-      assertEquals(grpcCalls.filter((c) => !GRPC_ALLOWED.has(c)), []);
-      assert(
-        ctrdCalls.includes("/containerd.services.events.v1.Events/Subscribe"),
-      );
-      assert(
-        criCalls.includes("/runtime.v1.RuntimeService/GetContainerEvents"),
-      );
-    } finally {
-      await cri.removePod(pod);
-      for (
-        const id of (await ctr("-n", "default", "containers", "ls", "-q"))
-          .split("\n")
-      ) {
-        if (!id.startsWith("ro-")) continue;
-        await ctr("-n", "default", "tasks", "delete", id).catch(() => {});
-        await ctr("-n", "default", "containers", "rm", id).catch(() => {});
-      }
-    }
+    const ctrdCalls = await recording(() =>
+      fullWatch(
+        "containerd.io",
+        rig.containerdSocket,
+        primaryCtr().marker("default"),
+      )
+    );
+    const criCalls = await recording(
+      () => fullWatch("cri", rig.containerdSocket, cri.marker(pod)),
+      { except: cri.client },
+    );
+    const grpcCalls = [...ctrdCalls, ...criCalls].filter((c) =>
+      c.startsWith("/")
+    );
+    assertEquals(grpcCalls.filter((c) => !GRPC_ALLOWED.has(c)), []);
+    assert(
+      ctrdCalls.includes("/containerd.services.events.v1.Events/Subscribe"),
+    );
+    assert(
+      criCalls.includes("/runtime.v1.RuntimeService/GetContainerEvents"),
+    );
   },
 );

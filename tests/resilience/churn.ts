@@ -8,9 +8,10 @@
 // as the rig allows (bounded concurrency, dockerode in this process) for
 // `seconds`, with two subscribers. The fast one must see a `started` for
 // every container started and an `exited` for every one stopped; the slow
-// one (small queue, reading with a delay while the churn runs) must
-// overflow and recover by re-subscribing (its view = the portfolio + later
-// events), ending equal to the portfolio. The portfolio must equal the truth
+// one (small queue; each subscription first reads nothing until more
+// events came than its queue holds, then reads with a delay while the
+// churn runs) must overflow and recover by re-subscribing (its view = the
+// portfolio + later events), ending equal to the portfolio. The portfolio must equal the truth
 // at the end, and the process's memory after the churn (everything removed,
 // after gc) be within 10% of its level before (after a warm-up).
 import { parseArgs } from "node:util";
@@ -18,8 +19,17 @@ import Docker from "dockerode";
 import { watchDocker } from "../../docker.ts";
 import { SubscriberOverflowError } from "../../watcher/mod.ts";
 import type { Watcher } from "../../watcher/mod.ts";
-import { type Rig, rig as rigFromEnv } from "../engines/rig.ts";
-import { converge, dockerTruth, sleep, type Truth, viewOf } from "./_truth.ts";
+import {
+  type EngineInstance,
+  primary,
+  rig as rigFromEnv,
+  sleep,
+  uniq,
+  waitFor,
+} from "../engines/rig.ts";
+import { DockerCli, startLabelled } from "../engines/docker.ts";
+import { converge, type Truth, viewOf } from "../engines/truth.ts";
+import { EventRecorder } from "../integration/_recorder.ts";
 
 /** Options of {@linkcode churn}. */
 export interface ChurnOptions {
@@ -35,6 +45,11 @@ export interface ChurnOptions {
   slowDelayMs?: number;
   /** Least lifetime of a container before it is stopped; default 1000. */
   minLifeMs?: number;
+  /**
+   * Containers to start at least: the churn goes on past `seconds` until
+   * then (a loaded machine churns slowly); default 0.
+   */
+  minStarted?: number;
   log?: (line: string) => void;
 }
 
@@ -106,18 +121,31 @@ function memory(): { rss: number; heap: number; gc: boolean } {
 function slowSubscriber(
   watcher: Watcher,
   signal: AbortSignal,
-  queueSize: number,
-  delay: { ms: number },
+  options: { queueSize: number; delay: { ms: number }; seen: () => number },
 ) {
+  const { queueSize, delay, seen } = options;
   const state = { view: new Map() as Truth, overflows: 0, recoveries: 0 };
   const done = (async () => {
     while (!signal.aborted) {
       const sub = watcher.events({ signal, queueSize });
       state.view = viewOf(watcher.portfolio); // same tick: nothing missed
+      // Reads nothing until more events arrived (the fast subscriber's
+      // count) than the queue holds, or the churn is over: it overflows
+      // however fast or slowly the machine churns.
+      const since = seen();
+      await waitFor(
+        () => seen() - since > queueSize || delay.ms === 0 || signal.aborted,
+        { timeoutMs: 600_000, what: "the slow subscriber's queue to fill" },
+      );
       try {
         for await (const e of sub) {
           if (e.type === "exited") state.view.delete(e.id);
-          else state.view.set(e.id, e.container.paused);
+          else {
+            state.view.set(e.id, {
+              pid: e.container.pid,
+              paused: e.container.paused,
+            });
+          }
           if (delay.ms > 0) await sleep(delay.ms);
         }
         return;
@@ -136,13 +164,13 @@ function slowSubscriber(
  *
  * @example
  * ```ts
- * import { rig } from "../engines/rig.ts";
- * const figures = await churn(rig()!, { seconds: 10, containers: 40 });
+ * import { primary } from "../engines/rig.ts";
+ * const figures = await churn(primary("docker"), { seconds: 10, containers: 40 });
  * console.log(figures.lost, figures.overflows > 0); // 0 true
  * ```
  */
 export async function churn(
-  rig: Rig,
+  engine: EngineInstance,
   options: ChurnOptions = {},
 ): Promise<ChurnFigures> {
   const seconds = options.seconds ?? 60;
@@ -150,44 +178,31 @@ export async function churn(
   const concurrency = options.concurrency ?? 8;
   const minLifeMs = options.minLifeMs ?? 1000;
   const log = options.log ?? (() => {});
-  const run = `churn-${crypto.randomUUID().slice(0, 6)}`;
-  const client = new Docker({ socketPath: rig.dockerSocket });
-  const watcher = watchDocker(rig.dockerSocket, {
+  const run = uniq("churn");
+  const client = new Docker({ socketPath: engine.socket });
+  const cli = DockerCli.of(engine);
+  const dockerTruth = () => cli.truth();
+  const watcher = watchDocker(engine.socket, {
     backoff: { initialMs: 50, maxMs: 500 },
   });
   const ledger = new Ledger();
   const ac = new AbortController();
-  let fastEvents = 0;
-  let fastError: unknown;
-  const fastSub = watcher.events({ signal: ac.signal });
-  const fast = (async () => {
-    try {
-      for await (const e of fastSub) {
-        fastEvents++;
-        if (e.type === "started") ledger.mark(e.id, SAW_START);
-        else if (e.type === "exited") ledger.mark(e.id, SAW_EXIT);
-      }
-    } catch (err) {
-      fastError = err;
-    }
-  })();
+  // The fast subscriber keeps no events: memory stays flat.
+  const fast = new EventRecorder(watcher, {
+    keep: false,
+    onEvent(e) {
+      if (e.type === "started") ledger.mark(e.id, SAW_START);
+      else if (e.type === "exited") ledger.mark(e.id, SAW_EXIT);
+    },
+  });
   const watching = watcher.watch(ac.signal);
   const figures = { started: 0, stopped: 0, failedOps: 0 };
 
   const start = async () => {
-    const c = await client.createContainer({
-      Image: rig.image,
-      Labels: { [LABEL]: run },
-    });
-    try {
-      await c.start();
-    } catch (err) {
-      await c.remove({ force: true }).catch(() => {});
-      throw err;
-    }
-    ledger.mark(c.id, RAN);
+    const id = await startLabelled(client, { [LABEL]: run });
+    ledger.mark(id, RAN);
     figures.started++;
-    return c.id;
+    return id;
   };
   const stop = async (id: string) => {
     await client.getContainer(id).remove({ force: true });
@@ -216,7 +231,7 @@ export async function churn(
     // never reported, by design). Returns what is still alive.
     let t0 = performance.now();
     let lastLog = t0;
-    const churnFor = async (ms: number): Promise<string[]> => {
+    const churnFor = async (ms: number, least = 0): Promise<string[]> => {
       const deadline = performance.now() + ms;
       const slot: ({ id: string; since: number } | undefined)[] = new Array(
         slots,
@@ -234,7 +249,7 @@ export async function churn(
       };
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
-          while (performance.now() < deadline) {
+          while (performance.now() < deadline || figures.started < least) {
             const i = pick();
             if (i === undefined) {
               await sleep(20);
@@ -285,14 +300,13 @@ export async function churn(
     );
     figures.started = figures.stopped = 0;
 
-    slow = slowSubscriber(
-      watcher,
-      ac.signal,
-      options.slowQueueSize ?? 100,
+    slow = slowSubscriber(watcher, ac.signal, {
+      queueSize: options.slowQueueSize ?? 100,
       delay,
-    );
+      seen: () => fast.count,
+    });
     t0 = lastLog = performance.now();
-    const alive = await churnFor(seconds * 1000);
+    const alive = await churnFor(seconds * 1000, options.minStarted ?? 0);
     const churnSeconds = (performance.now() - t0) / 1000;
     // The portfolio right after the churn, with containers still alive.
     const diffAlive = await converge(
@@ -314,10 +328,9 @@ export async function churn(
     );
     if (diffEnd.length) details.push(`at the end: ${diffEnd.join(", ")}`);
     // The fast subscriber's events arrive asynchronously too.
-    const deadlineSeen = performance.now() + 10_000;
-    while (ledger.missing().length && performance.now() < deadlineSeen) {
-      await sleep(100);
-    }
+    await waitFor(() => ledger.missing().length === 0, {
+      what: "the fast subscriber to see every start and stop",
+    }).catch(() => {}); // what is missing then is reported below
     const missing = ledger.missing();
     if (missing.length) details.push(`lost: ${missing.join(", ")}`);
     const slowDiff = await converge(
@@ -325,14 +338,14 @@ export async function churn(
       () => Promise.resolve(viewOf(watcher.portfolio)),
     );
     if (slowDiff.length) details.push(`slow view: ${slowDiff.join(", ")}`);
-    if (fastError) details.push(`fast subscriber failed: ${fastError}`);
+    if (fast.error) details.push(`fast subscriber failed: ${fast.error}`);
     const after = memory();
     return {
       seconds: Math.round(churnSeconds * 10) / 10,
       ...figures,
-      fastEvents,
+      fastEvents: fast.count,
       lost: missing.length,
-      fastFailed: fastError !== undefined,
+      fastFailed: fast.error !== undefined,
       overflows: slow.state.overflows,
       recoveries: slow.state.recoveries,
       slowViewRight: slowDiff.length === 0,
@@ -355,7 +368,7 @@ export async function churn(
     }
     ac.abort();
     await watching.catch(() => {});
-    await fast;
+    await fast.stop();
     await slow?.done.catch(() => {});
     await watcher.close();
   }
@@ -379,9 +392,10 @@ async function main(): Promise<void> {
       concurrency: { type: "string", default: "8" },
     },
   });
-  const r = rigFromEnv();
-  if (!r) throw new Error("the rig is not up: source <rig dir>/env first");
-  const f = await churn(r, {
+  if (!rigFromEnv()) {
+    throw new Error("the rig is not up: source <rig dir>/env first");
+  }
+  const f = await churn(primary("docker"), {
     seconds: Number(values.seconds),
     containers: Number(values.containers),
     concurrency: Number(values.concurrency),

@@ -7,7 +7,8 @@
 // For each engine: a watcher with fast backoff and one subscriber recording
 // every event. Each round, while a background loop keeps starting and
 // stopping containers, the engine is killed (SIGKILL and SIGTERM in turn),
-// left down a moment and restarted; once the watcher resynced and the churn
+// left down until the watcher noticed, and restarted; once the
+// watcher resynced and the churn
 // quiesced, its portfolio must equal the engine's truth. Over the run, every
 // `started` the subscriber saw must be followed by an `exited`, or the
 // container must be alive at the end.
@@ -18,32 +19,29 @@ import { watchContainerd } from "../../containerd.ts";
 import { watchCri } from "../../cri.ts";
 import type { Watcher } from "../../watcher/mod.ts";
 import {
-  ctr,
-  docker,
-  type Rig,
+  type EngineInstance,
+  engines,
+  primary,
   rig as rigFromEnv,
+  sleep,
   startEngine,
   stopEngine,
+  uniq,
   waitFor,
 } from "../engines/rig.ts";
+import { Ctr } from "../engines/containerd.ts";
 import { CriTestClient } from "../engines/cri_client.ts";
-import {
-  containerdTruth,
-  converge,
-  criTruth,
-  dockerTruth,
-  Ledger,
-  sleep,
-  type Truth,
-  viewOf,
-} from "./_truth.ts";
+import { DockerCli, startLabelled } from "../engines/docker.ts";
+import { converge, type Truth, viewOf } from "../engines/truth.ts";
+import { Ledger } from "./_ledger.ts";
 
 /** The engines the rounds run against. */
 export type CrashEngine = "docker" | "containerd" | "cri";
 
 /** What {@linkcode crashRestart} measured. */
 export interface CrashRestartFigures {
-  engine: CrashEngine;
+  /** The engine instance's label, e.g. `docker 20.10.24`. */
+  engine: string;
   rounds: number;
   /** Containers the churn loop started. */
   churned: number;
@@ -78,24 +76,25 @@ interface Churner {
 const LABEL = "ww.resilience";
 const POOL = 4; // containers alive at most per churner
 
-function dockerChurner(rig: Rig, run: string): Churner {
-  const client = new Docker({ socketPath: rig.dockerSocket });
+function dockerChurner(engine: EngineInstance, run: string): Churner {
+  const client = new Docker({ socketPath: engine.socket });
   const alive: string[] = [];
+  // Removes the run's containers but those in `keep`.
+  const removeLabelled = async (keep: string[]) => {
+    const all = await client.listContainers({
+      all: true,
+      filters: { label: [`${LABEL}=${run}`] },
+    } as Docker.ContainerListOptions);
+    for (const c of all) {
+      if (keep.includes(c.Id)) continue;
+      await client.getContainer(c.Id).remove({ force: true }).catch(() => {});
+    }
+  };
   const churner: Churner = {
     started: 0,
     async step() {
       if (alive.length < POOL && (alive.length < 2 || Math.random() < 0.5)) {
-        const c = await client.createContainer({
-          Image: rig.image,
-          Labels: { [LABEL]: run },
-        });
-        try {
-          await c.start();
-        } catch (err) {
-          await c.remove({ force: true }).catch(() => {});
-          throw err;
-        }
-        alive.push(c.id);
+        alive.push(await startLabelled(client, { [LABEL]: run }));
         churner.started++;
       } else {
         const id = alive[Math.floor(Math.random() * alive.length)];
@@ -105,43 +104,23 @@ function dockerChurner(rig: Rig, run: string): Churner {
     },
     // Half-made containers of operations cut by a kill slow dockerd's next
     // start down (it restores each one's sandbox).
-    async tidy() {
-      const all = await client.listContainers({
-        all: true,
-        filters: { label: [`${LABEL}=${run}`] },
-      } as Docker.ContainerListOptions);
-      for (const c of all) {
-        if (alive.includes(c.Id)) continue;
-        await client.getContainer(c.Id).remove({ force: true }).catch(
-          () => {},
-        );
-      }
-    },
-    async cleanup() {
-      const all = await client.listContainers({
-        all: true,
-        filters: { label: [`${LABEL}=${run}`] },
-      } as Docker.ContainerListOptions);
-      for (const c of all) {
-        await client.getContainer(c.Id).remove({ force: true }).catch(
-          () => {},
-        );
-      }
-    },
+    tidy: () => removeLabelled(alive),
+    cleanup: () => removeLabelled([]),
   };
   return churner;
 }
 
-const CTR_NS = "ww-resilience";
-
-async function containerdChurner(rig: Rig, run: string): Promise<Churner> {
-  // Images are per namespace.
-  await ctr("-n", CTR_NS, "image", "import", `${rig.dir}/image.tar`);
+async function containerdChurner(
+  engine: EngineInstance,
+  run: string,
+): Promise<Churner> {
+  const ctr = new Ctr(engine);
+  const ns = await ctr.namespace("resilience");
   const alive: string[] = [];
   let serial = 0;
   const remove = async (id: string) => {
-    await ctr("-n", CTR_NS, "task", "rm", "-f", id).catch(() => {});
-    await ctr("-n", CTR_NS, "container", "rm", id);
+    await ctr.ctr("-n", ns, "task", "rm", "-f", id).catch(() => {});
+    await ctr.ctr("-n", ns, "container", "rm", id);
   };
   const churner: Churner = {
     started: 0,
@@ -149,7 +128,7 @@ async function containerdChurner(rig: Rig, run: string): Promise<Churner> {
       if (alive.length < POOL && (alive.length < 2 || Math.random() < 0.5)) {
         const id = `${run}-${++serial}`;
         try {
-          await ctr("-n", CTR_NS, "run", "-d", rig.ctrImage, id);
+          await ctr.run(ns, id);
         } catch (err) {
           // The container may exist without (or with) a task: clean up.
           await remove(id).catch(() => {});
@@ -164,9 +143,9 @@ async function containerdChurner(rig: Rig, run: string): Promise<Churner> {
       }
     },
     async cleanup() {
-      const ids = (await ctr("-n", CTR_NS, "containers", "ls", "-q"))
+      const ids = (await ctr.ctr("-n", ns, "containers", "ls", "-q"))
         .split("\n").filter((id) => id.startsWith(`${run}-`));
-      for (const id of ids) await remove(id).catch(() => {});
+      for (const id of ids) await ctr.remove(ns, id).catch(() => {});
     },
   };
   return churner;
@@ -208,7 +187,9 @@ async function criChurner(
 
 // Runs a churner's steps in the background until quiesced.
 class ChurnLoop {
+  /** Steps that failed (the engine was down), and that succeeded. */
   failed = 0;
+  done = 0;
   #running: Promise<void> | undefined;
   #stop = false;
   constructor(readonly churner: Churner) {}
@@ -220,9 +201,10 @@ class ChurnLoop {
       while (!this.#stop) {
         try {
           await this.churner.step();
+          this.done++;
         } catch {
           this.failed++;
-          await sleep(100);
+          await sleep(100); // the engine is down: a slower rhythm
         }
       }
     })();
@@ -236,33 +218,38 @@ class ChurnLoop {
   }
 }
 
-async function dockerAnswers(): Promise<void> {
-  await waitFor(() => docker("ps", "-q").then(() => true, () => false), {
-    timeoutMs: 60_000,
-    what: "docker ps to answer",
-  });
+// Waits until the dockerds on a containerd answer again after its restart.
+async function dockerAnswers(containerd: EngineInstance): Promise<void> {
+  for (const d of engines("docker")) {
+    if (d.containerd !== containerd.daemon) continue;
+    const cli = DockerCli.of(d);
+    await waitFor(() => cli.docker("ps", "-q").then(() => true, () => false), {
+      timeoutMs: 60_000,
+      what: `${d.label} to answer`,
+    });
+  }
 }
 
 /**
- * Runs `rounds` crash-and-restart rounds against one of the rig's engines
- * and returns the figures; throws only when the rig itself fails.
+ * Runs `rounds` crash-and-restart rounds against one of the rig's engine
+ * instances (docker, containerd or CRI) and returns the figures; throws
+ * only when the rig itself fails.
  *
  * @example
  * ```ts
- * import { rig } from "../engines/rig.ts";
- * const figures = await crashRestart("containerd", 2, rig()!);
+ * import { primary } from "../engines/rig.ts";
+ * const figures = await crashRestart(primary("containerd"), 2);
  * console.log(figures.mismatches, figures.unmatchedStarts); // 0 0
  * ```
  */
 export async function crashRestart(
-  engine: CrashEngine,
+  engine: EngineInstance,
   rounds: number,
-  rig: Rig,
   options: { log?: (line: string) => void } = {},
 ): Promise<CrashRestartFigures> {
   const log = options.log ?? (() => {});
   const t0 = performance.now();
-  const run = `crash-${engine}-${crypto.randomUUID().slice(0, 6)}`;
+  const run = uniq(`crash-${engine.kind}`);
   const backoff = { initialMs: 50, maxMs: 500 };
   // Reconciliation off: the rounds must prove that resyncs alone suffice.
   const watcherOptions = { backoff, reconcileIntervalMs: 0 };
@@ -270,24 +257,28 @@ export async function crashRestart(
   let truth: () => Promise<Truth>;
   let cri: CriTestClient | undefined;
   let churner: Churner;
-  const daemon = engine === "docker" ? "dockerd" : "containerd";
-  if (engine === "docker") {
-    watcher = watchDocker(rig.dockerSocket, watcherOptions);
-    truth = dockerTruth;
-    churner = dockerChurner(rig, run);
-  } else if (engine === "containerd") {
-    watcher = watchContainerd(rig.containerdSocket, watcherOptions);
-    truth = () => containerdTruth();
-    churner = await containerdChurner(rig, run);
+  // The containerd below a dockerd keeps its containers while it is down;
+  // a containerd's restart takes its dockerds' streams too.
+  const containerd = engine.kind === "docker"
+    ? undefined
+    : engines("containerd").find((c) => c.daemon === engine.daemon);
+  if (engine.kind === "docker") {
+    const cli = DockerCli.of(engine);
+    watcher = watchDocker(engine.socket, watcherOptions);
+    truth = () => cli.truth();
+    churner = dockerChurner(engine, run);
+  } else if (engine.kind === "containerd") {
+    const ctr = new Ctr(engine);
+    watcher = watchContainerd(engine.socket, watcherOptions);
+    truth = () => ctr.truth();
+    churner = await containerdChurner(engine, run);
+  } else if (engine.kind === "cri") {
+    const client = cri = CriTestClient.of(engine);
+    watcher = watchCri(engine.socket, watcherOptions);
+    truth = () => client.truth();
+    churner = await criChurner(client, run);
   } else {
-    cri = new CriTestClient(rig.containerdSocket, {
-      image: rig.ctrImage,
-      logDir: `${rig.dir}/cri-logs`,
-    });
-    const client = cri;
-    watcher = watchCri(rig.containerdSocket, watcherOptions);
-    truth = () => criTruth(client);
-    churner = await criChurner(cri, run);
+    throw new Error(`no crash rounds for ${engine.label}`);
   }
   const ledger = new Ledger(watcher);
   const loop = new ChurnLoop(churner);
@@ -295,13 +286,15 @@ export async function crashRestart(
   const watching = watcher.watch(ac.signal);
   const details: string[] = [];
   let mismatches = 0;
+  const churnOps = (n: number, what: string) =>
+    waitFor(() => loop.done >= n, {
+      timeoutMs: 60_000,
+      what: () => `${what} (${loop.done} of ${n} churn operations done)`,
+    });
   try {
     await watcher.ready;
     for (let round = 1; round <= rounds; round++) {
       const signal = round % 2 === 1 ? "SIGKILL" : "SIGTERM";
-      loop.resume();
-      await sleep(700);
-      const syncs = watcher.syncCount;
       const phases: string[] = [];
       let t = performance.now();
       const phase = (name: string) => {
@@ -309,30 +302,44 @@ export async function crashRestart(
         phases.push(`${name} ${Math.round(now - t)} ms`);
         t = now;
       };
-      await stopEngine(daemon, { signal });
+      loop.resume();
+      // Churn running before the crash, failing while the engine is down,
+      // running again after: conditions, not durations.
+      await churnOps(loop.done + 2, `churn before round ${round}'s crash`);
+      phase("churn");
+      const syncs = watcher.syncCount;
+      const lost = watcher.lastError;
+      await stopEngine(engine, { signal });
       phase("stop");
-      await sleep(300);
-      t = performance.now();
-      await startEngine(daemon);
-      if (daemon === "containerd") await dockerAnswers();
+      // Down until the watcher noticed (a new failure of its session).
+      await waitFor(() => watcher.lastError !== lost, {
+        timeoutMs: 60_000,
+        what: `the ${engine.label} watcher to notice the engine is down`,
+      });
+      phase("down");
+      await startEngine(engine);
+      if (containerd) await dockerAnswers(containerd);
       phase("start");
-      await sleep(700);
-      t = performance.now();
+      await churnOps(loop.done + 2, `churn after round ${round}'s restart`);
+      phase("churn");
       await loop.quiesce();
       phase("quiesce");
       await waitFor(() => watcher.syncCount > syncs, {
         timeoutMs: 30_000,
-        what: `the ${engine} watcher to resync after round ${round}`,
+        what: `the ${engine.label} watcher to resync after round ${round}`,
       });
       phase("resync");
-      const diff = await converge(() => viewOf(watcher.portfolio), truth);
+      const diff = await converge(
+        () => viewOf(watcher.portfolio.containers()),
+        truth,
+      );
       if (diff.length > 0) {
         mismatches++;
         details.push(`round ${round}: ${diff.join(", ")}`);
       }
       await churner.tidy?.().catch(() => {});
       log(
-        `${engine} round ${round} (${signal}): ${churner.started} churned, ${
+        `${engine.label} round ${round} (${signal}): ${churner.started} churned, ${
           diff.length === 0 ? "portfolio = truth" : diff.join(", ")
         } (${phases.join(", ")})`,
       );
@@ -346,7 +353,7 @@ export async function crashRestart(
     if (ledger.error) details.push(`subscriber failed: ${ledger.error}`);
     details.push(...ledger.inconsistent);
     return {
-      engine,
+      engine: engine.label,
       rounds,
       churned: churner.started,
       mismatches,
@@ -360,9 +367,9 @@ export async function crashRestart(
     };
   } finally {
     await loop.quiesce();
-    // Leave the rig as found: both engines up, nothing of ours running.
-    await startEngine(daemon);
-    await dockerAnswers();
+    // Leave the rig as found: its engines up, nothing of ours running.
+    await startEngine(engine);
+    if (containerd) await dockerAnswers(containerd);
     await churner.cleanup().catch(() => {});
     ac.abort();
     await watching.catch(() => {});
@@ -380,23 +387,24 @@ async function main(): Promise<void> {
       rounds: { type: "string", default: "10" },
     },
   });
-  const r = rigFromEnv();
-  if (!r) throw new Error("the rig is not up: source <rig dir>/env first");
-  const engines: CrashEngine[] = values.engine === "all"
+  if (!rigFromEnv()) {
+    throw new Error("the rig is not up: source <rig dir>/env first");
+  }
+  const kinds: CrashEngine[] = values.engine === "all"
     ? ["docker", "containerd", "cri"]
     : [values.engine as CrashEngine];
-  for (const e of engines) {
+  for (const e of kinds) {
     if (!["docker", "containerd", "cri"].includes(e)) {
       throw new Error(`unknown engine "${e}": docker, containerd, cri or all`);
     }
   }
   let failed = false;
-  for (const engine of engines) {
-    const f = await crashRestart(engine, Number(values.rounds), r, {
+  for (const kind of kinds) {
+    const f = await crashRestart(primary(kind), Number(values.rounds), {
       log: (line) => console.log(line),
     });
     console.log(
-      `${engine}: rounds ${f.rounds}, containers churned ${f.churned}, mismatches ${f.mismatches}, unmatched starts ${f.unmatchedStarts}, sequence errors ${f.inconsistent}, syncs ${f.syncs}, events ${f.events}, failed churn ops ${f.failedOps}, ${f.seconds} s`,
+      `${f.engine}: rounds ${f.rounds}, containers churned ${f.churned}, mismatches ${f.mismatches}, unmatched starts ${f.unmatchedStarts}, sequence errors ${f.inconsistent}, syncs ${f.syncs}, events ${f.events}, failed churn ops ${f.failedOps}, ${f.seconds} s`,
     );
     for (const d of f.details) console.log(`  ${d}`);
     if (f.mismatches || f.unmatchedStarts || f.inconsistent) failed = true;

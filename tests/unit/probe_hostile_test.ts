@@ -71,6 +71,60 @@ Deno.test("probes: garbage, closing and silent sockets are rejected within the t
   }
 });
 
+const ROOT = new URL("../../", import.meta.url);
+
+/** `deno info --json` of a module, or of Deno itself without one. */
+async function denoInfo(...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", ...args],
+    cwd: ROOT.pathname,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert(out.success, new TextDecoder().decode(out.stderr));
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+/**
+ * What an unprivileged child needs to run `entries` of this module, in a
+ * world-readable folder of its own: the module's local source files they
+ * load (with deno.json and deno.lock), and a DENO_DIR with a copy of the npm
+ * packages when they load any. The checkout and root's Deno cache may be
+ * unreadable for that user (a clone under /root).
+ */
+async function childCopy(dir: string, entries: string[]): Promise<void> {
+  const files = new Set(["deno.json", "deno.lock"]);
+  let npm = false;
+  for (const entry of entries) {
+    const info = await denoInfo(entry);
+    for (const m of info.modules as { specifier: string }[]) {
+      if (m.specifier.startsWith(ROOT.href)) {
+        files.add(m.specifier.slice(ROOT.href.length));
+      }
+    }
+    npm ||= Object.keys(info.npmPackages ?? {}).length > 0;
+  }
+  for (const f of files) {
+    await Deno.mkdir(`${dir}/${f}`.replace(/\/[^/]*$/, ""), {
+      recursive: true,
+    });
+    await Deno.copyFile(new URL(f, ROOT), `${dir}/${f}`);
+  }
+  await Deno.mkdir(`${dir}/deno`);
+  if (npm) {
+    const cp = await new Deno.Command("cp", {
+      args: ["-r", (await denoInfo()).npmCache, `${dir}/deno/npm`],
+    }).output();
+    assert(cp.success, new TextDecoder().decode(cp.stderr));
+  }
+  // The child's DENO_DIR is its own (Deno writes its caches there).
+  const own = await new Deno.Command("chown", {
+    args: ["-R", "65534:65534", `${dir}/deno`],
+  }).output();
+  assert(own.success, "chown failed");
+  await Deno.chmod(dir, 0o755);
+}
+
 Deno.test({
   name:
     "probes: a socket without permission gives a clear error naming the path",
@@ -81,48 +135,35 @@ Deno.test({
     const stop = serve(path, "garbage");
     try {
       await Deno.chmod(path, 0o000);
-      // As an unprivileged user (root ignores file modes).
-      const script = `
-        import "${new URL("../../mod.ts", import.meta.url).href}";
-        import { discoverEngines } from "${
-        new URL("../../watcher/discovery/mod.ts", import.meta.url).href
-      }";
-        const r = await discoverEngines({ endpoints: [${
-        JSON.stringify(path)
-      }], explicitOnly: true });
-        console.log(JSON.stringify(r.rejected));
-      `;
-      await Deno.chmod(dir, 0o755);
-      // The unprivileged user gets its own copy of the npm cache.
-      const denoDir = await Deno.makeTempDir();
-      const cache = Deno.env.get("DENO_DIR") ??
-        `${Deno.env.get("HOME")}/.cache/deno`;
-      for (
-        const [cmd, ...args] of [
-          ["cp", "-r", `${cache}/npm`, `${denoDir}/npm`],
-          ["chown", "-R", "65534:65534", denoDir],
-        ]
-      ) {
-        const ok = await new Deno.Command(cmd, { args }).output();
-        assert(ok.success, `${cmd} failed`);
-      }
+      // As an unprivileged user (root ignores file modes), from a copy of
+      // what it needs.
+      const entries = ["mod.ts", "watcher/discovery/mod.ts"];
+      await childCopy(dir, entries);
+      await Deno.writeTextFile(
+        `${dir}/probe.ts`,
+        `import "./mod.ts";
+import { discoverEngines } from "./watcher/discovery/mod.ts";
+const r = await discoverEngines({ endpoints: [Deno.args[0]], explicitOnly: true });
+console.log(JSON.stringify(r.rejected));
+`,
+      );
       const out = await new Deno.Command("setpriv", {
         args: [
           "--reuid=65534",
           "--regid=65534",
           "--clear-groups",
           Deno.execPath(),
-          "eval",
-          "--no-lock",
+          "run",
+          "-A",
           "--cached-only",
-          script,
+          "probe.ts",
+          path,
         ],
-        env: { DENO_DIR: denoDir, HOME: denoDir },
-        cwd: new URL("../../", import.meta.url).pathname,
+        env: { DENO_DIR: `${dir}/deno`, HOME: `${dir}/deno`, NO_COLOR: "1" },
+        cwd: dir,
         stdout: "piped",
         stderr: "piped",
       }).output();
-      await Deno.remove(denoDir, { recursive: true });
       const stdout = new TextDecoder().decode(out.stdout);
       assert(out.success, new TextDecoder().decode(out.stderr));
       const rejected = JSON.parse(stdout.trim().split("\n").pop()!);

@@ -1,0 +1,194 @@
+// The docker command line against one of the rig's Docker API engines
+// (dockerd, or podman's service): containers the tests start, the
+// engine's truth, and a marker container.
+import type Docker from "dockerode";
+import {
+  type EngineInstance,
+  need,
+  primary,
+  run,
+  uniq,
+  waitFor,
+} from "./rig.ts";
+import type { Truth } from "./truth.ts";
+
+/**
+ * The docker CLI bound to one engine's socket. It remembers the containers
+ * it made (`run -d`, `create`); disposing it removes them.
+ */
+export class DockerCli implements AsyncDisposable {
+  readonly socket: string;
+  readonly #runFlags: readonly string[];
+  readonly #env: Record<string, string>;
+  readonly #made = new Set<string>();
+
+  /**
+   * `runFlags` go into every `run` and `create` (podman's containers need
+   * `--network none` and the rig's cgroup parent; dockerd has them as
+   * daemon options).
+   */
+  constructor(
+    socket: string,
+    options: { runFlags?: string[]; env?: Record<string, string> } = {},
+  ) {
+    this.socket = socket;
+    this.#runFlags = options.runFlags ?? [];
+    this.#env = options.env ?? {};
+  }
+
+  /** The CLI of an engine instance of the rig. */
+  static of(engine: EngineInstance): DockerCli {
+    return new DockerCli(engine.socket, {
+      runFlags: engine.runFlags,
+      env: engine.env,
+    });
+  }
+
+  /** Runs `docker ARGS`; returns stdout, trimmed. */
+  async docker(...args: string[]): Promise<string> {
+    const [cmd, ...rest] = args;
+    const makes = cmd === "create" || (cmd === "run" && rest.includes("-d"));
+    const full = cmd === "run" || cmd === "create"
+      ? [cmd, ...this.#runFlags, ...rest]
+      : args;
+    const out = (await run("docker", ["-H", `unix://${this.socket}`, ...full], {
+      env: this.#env,
+    })).trim();
+    if (makes) this.made(out);
+    return out;
+  }
+
+  /** Notes a container to remove on disposal. */
+  protected made(id: string): void {
+    this.#made.add(id);
+  }
+
+  /** Starts a detached test container (`sleep infinity`); returns its ID. */
+  run(
+    options: { name?: string; labels?: Record<string, string> } = {},
+  ): Promise<string> {
+    return this.docker(...this.#args("run", options), "-d", need().image);
+  }
+
+  /** Creates a test container without starting it; returns its ID. */
+  create(
+    options: { name?: string; labels?: Record<string, string> } = {},
+  ): Promise<string> {
+    return this.docker(...this.#args("create", options), need().image);
+  }
+
+  #args(
+    cmd: string,
+    options: { name?: string; labels?: Record<string, string> },
+  ): string[] {
+    const args = [cmd, "--name", options.name ?? uniq("ww")];
+    for (const [k, v] of Object.entries(options.labels ?? {})) {
+      args.push("-l", `${k}=${v}`);
+    }
+    return args;
+  }
+
+  /** A container's PID (0 when it is not running). */
+  async pid(id: string): Promise<number> {
+    return Number(await this.docker("inspect", "-f", "{{.State.Pid}}", id));
+  }
+
+  /** Removes containers (force), ignoring those already gone. */
+  async remove(...ids: string[]): Promise<void> {
+    if (ids.length) await this.docker("rm", "-f", ...ids).catch(() => {});
+  }
+
+  /** Removes every container this CLI made. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    const ids = [...this.#made];
+    this.#made.clear();
+    await this.remove(...ids);
+  }
+
+  /**
+   * The engine's truth: its running and paused containers with their PIDs
+   * (`docker ps`, then one `docker inspect`; again when a container went
+   * away in between).
+   */
+  async truth(): Promise<Truth> {
+    let result: Truth | undefined;
+    await waitFor(async () => {
+      const ids = (await this.docker(
+        "ps",
+        "-q",
+        "--no-trunc",
+        "--filter",
+        "status=running",
+        "--filter",
+        "status=paused",
+      )).split("\n").filter(Boolean);
+      const truth: Truth = new Map();
+      if (ids.length === 0) {
+        result = truth;
+        return true;
+      }
+      let out: string;
+      try {
+        out = await this.docker(
+          "inspect",
+          "-f",
+          "{{.Id}} {{.State.Pid}} {{.State.Paused}} {{.State.Running}}",
+          ...ids,
+        );
+      } catch {
+        return false; // one was removed meanwhile
+      }
+      for (const line of out.split("\n")) {
+        const [id, pid, paused, running] = line.split(" ");
+        if (running === "true") {
+          truth.set(id, { pid: Number(pid), paused: paused === "true" });
+        }
+      }
+      result = truth;
+      return true;
+    }, { what: `a consistent docker ps/inspect of ${this.socket}` });
+    return result!;
+  }
+
+  /**
+   * A marker container: started after an action and stopped, its events
+   * come after every event the action caused (see EventRecorder.settle).
+   */
+  marker(): { start(): Promise<string>; stop(id: string): Promise<void> } {
+    return {
+      start: () => this.run({ name: uniq("marker") }),
+      stop: (id) => this.docker("rm", "-f", id).then(() => {}),
+    };
+  }
+}
+
+/** The docker CLI bound to the rig's first dockerd. */
+export function primaryDocker(): DockerCli {
+  return DockerCli.of(primary("docker"));
+}
+
+/** The docker CLI against the rig's first dockerd; returns stdout, trimmed. */
+export function docker(...args: string[]): Promise<string> {
+  return primaryDocker().docker(...args);
+}
+
+/**
+ * Starts a labelled test container through dockerode (faster than the
+ * CLI, for churn); removes it again when its start fails. Returns its ID.
+ */
+export async function startLabelled(
+  client: Docker,
+  labels: Record<string, string>,
+): Promise<string> {
+  const c = await client.createContainer({
+    Image: need().image,
+    Labels: labels,
+  });
+  try {
+    await c.start();
+  } catch (err) {
+    await c.remove({ force: true }).catch(() => {});
+    throw err;
+  }
+  return c.id;
+}
