@@ -4,20 +4,22 @@
 //
 //   deno run -A _burst_driver.ts docker|containerd|cri SOCKET
 //
-// Commands: {"action": "start" | "stop", "ids": [...]}; containerd's start
-// also takes "image", "namespace" and "runcRoot" (ctr run -d of each ID).
+// (containerd and CRI: the rig's primary instances.)
+//
+// Commands: {"action": "start" | "stop", "ids": [...]}, for containerd
+// with "namespace" (a start is `ctr run -d` of each ID, through the rig's
+// Ctr, which keeps runc state and cgroups under the rig's names).
 import Docker from "dockerode";
 import { mapPool } from "../../engineclient/_async.ts";
+import { Ctr } from "../engines/containerd.ts";
 import { CriTestClient } from "../engines/cri_client.ts";
-import { ctr } from "../engines/rig.ts";
+import { primary } from "../engines/rig.ts";
 import { stdinLines } from "./_scale.ts";
 
 interface Command {
   action: "start" | "stop";
   ids: string[];
-  image?: string;
   namespace?: string;
-  runcRoot?: string;
 }
 
 const [engine, socket] = Deno.args;
@@ -28,8 +30,9 @@ const CONCURRENCY = engine === "containerd" ? 16 : 64;
 const docker = engine === "docker"
   ? new Docker({ socketPath: socket })
   : undefined;
-const cri = engine === "cri"
-  ? new CriTestClient(socket, { image: "unused" })
+const cri = engine === "cri" ? CriTestClient.of(primary("cri")) : undefined;
+const ctr = engine === "containerd"
+  ? new Ctr(primary("containerd"))
   : undefined;
 
 function act(command: Command, id: string): Promise<unknown> {
@@ -39,20 +42,10 @@ function act(command: Command, id: string): Promise<unknown> {
     return start ? c.start() : c.kill();
   }
   if (cri) return start ? cri.startContainer(id) : cri.stopContainer(id);
-  const ns = command.namespace ?? "default";
+  const ns = command.namespace!;
   return start
-    ? ctr(
-      "-n",
-      ns,
-      "run",
-      "-d",
-      "--null-io",
-      "--runc-root",
-      command.runcRoot!,
-      command.image!,
-      id,
-    )
-    : ctr("-n", ns, "tasks", "kill", "-s", "SIGKILL", id);
+    ? ctr!.run(ns, id)
+    : ctr!.ctr("-n", ns, "tasks", "kill", "-s", "SIGKILL", id);
 }
 
 try {

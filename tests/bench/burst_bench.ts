@@ -26,8 +26,9 @@ import { ContainerdClient } from "../../containerd.ts";
 import { CriClient } from "../../cri.ts";
 import { Watcher, type WatcherEvent } from "../../watcher/mod.ts";
 import { mapPool } from "../../engineclient/_async.ts";
+import { Ctr } from "../engines/containerd.ts";
 import { CriTestClient } from "../engines/cri_client.ts";
-import { ctr, type Rig, rig } from "../engines/rig.ts";
+import { primary, type Rig, rig } from "../engines/rig.ts";
 import { DockerFleet } from "./_docker_fleet.ts";
 import { JsonChild, median, percentile } from "./_scale.ts";
 
@@ -51,8 +52,6 @@ async function within<T>(promise: Promise<T>, ms: number, what: string) {
 
 const DRIVER = new URL("./_burst_driver.ts", import.meta.url).pathname;
 const PODS = 30;
-// containerd's namespace with the rig's image.
-const NAMESPACE = "default";
 
 /** One engine's burst: how to prepare, drive and clean up N containers. */
 interface Setup {
@@ -163,37 +162,23 @@ async function dockerSetup(r: Rig, n: number): Promise<Setup> {
   };
 }
 
-function containerdSetup(r: Rig, n: number): Promise<Setup> {
+async function containerdSetup(_r: Rig, n: number): Promise<Setup> {
+  const ctr = new Ctr(primary("containerd"));
+  const ns = await ctr.namespace("burst");
   const run = crypto.randomUUID().slice(0, 6);
   const bare = Array.from({ length: n }, (_, i) => `b${run}-${i}`);
-  const runcRoot = `${r.dir}/runc-burst`;
-  return Promise.resolve({
-    ids: bare, // bare in namespace default
-    command: (action) => ({
-      action,
-      ids: bare,
-      image: r.ctrImage,
-      namespace: NAMESPACE,
-      runcRoot,
-    }),
+  return {
+    ids: bare.map((id) => `${ns}/${id}`),
+    command: (action) => ({ action, ids: bare, namespace: ns }),
     rawId: (id) => id,
     cleanup: async () => {
-      await mapPool(bare, async (id) => {
-        await ctr("-n", NAMESPACE, "tasks", "kill", "-s", "SIGKILL", id)
-          .catch(() => {});
-        await ctr("-n", NAMESPACE, "tasks", "delete", "-f", id)
-          .catch(() => {});
-        await ctr("-n", NAMESPACE, "containers", "rm", id).catch(() => {});
-      }, { concurrency: 8 });
+      await mapPool(bare, (id) => ctr.remove(ns, id), { concurrency: 8 });
     },
-  });
+  };
 }
 
-async function criSetup(r: Rig, n: number): Promise<Setup> {
-  const cri = new CriTestClient(r.containerdSocket, {
-    image: r.ctrImage,
-    logDir: `${r.dir}/burst-logs`,
-  });
+async function criSetup(_r: Rig, n: number): Promise<Setup> {
+  const cri = CriTestClient.of(primary("cri"));
   const pods = await mapPool(
     Array.from({ length: PODS }, (_, i) => i),
     (i) => cri.runPod(`burst-${i}`, { namespace: "burst" }),
@@ -215,22 +200,23 @@ async function criSetup(r: Rig, n: number): Promise<Setup> {
 const ENGINES = {
   docker: {
     setup: dockerSetup,
-    socket: (r: Rig) => r.dockerSocket,
-    client: (r: Rig): EngineClient => new DockerClient(r.dockerSocket),
-    raw: (r: Rig): EngineClient => new DockerClient(r.dockerSocket),
+    socket: () => primary("docker").socket,
+    client: (): EngineClient => new DockerClient(primary("docker").socket),
+    raw: (): EngineClient => new DockerClient(primary("docker").socket),
   },
   containerd: {
     setup: containerdSetup,
-    socket: (r: Rig) => r.containerdSocket,
-    client: (r: Rig): EngineClient => new ContainerdClient(r.containerdSocket),
-    raw: (r: Rig): EngineClient => new ContainerdClient(r.containerdSocket),
+    socket: () => primary("containerd").socket,
+    client: (): EngineClient =>
+      new ContainerdClient(primary("containerd").socket),
+    raw: (): EngineClient => new ContainerdClient(primary("containerd").socket),
   },
   cri: {
     setup: criSetup,
-    socket: (r: Rig) => r.containerdSocket,
-    client: (r: Rig): EngineClient => new CriClient(r.containerdSocket),
-    raw: (r: Rig): EngineClient =>
-      new ContainerdClient(r.containerdSocket, { ignoredNamespaces: [] }),
+    socket: () => primary("cri").socket,
+    client: (): EngineClient => new CriClient(primary("cri").socket),
+    raw: (): EngineClient =>
+      new ContainerdClient(primary("cri").socket, { ignoredNamespaces: [] }),
   },
 };
 
@@ -264,12 +250,12 @@ async function round(
     "-A",
     DRIVER,
     name,
-    engine.socket(r),
+    engine.socket(),
   ], {});
-  const raw = engine.raw(r);
+  const raw = engine.raw();
   const rawAbort = new AbortController();
   const stream = new RawLog(); // the watcher's own stream
-  const watcher = new Watcher(tap(engine.client(r), stream));
+  const watcher = new Watcher(tap(engine.client(), stream));
   const watching = watcher.watch();
   try {
     const log = new RawLog(); // an independent subscription

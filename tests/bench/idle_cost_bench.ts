@@ -14,7 +14,7 @@
 // With --rounds R the runs alternate (before, after, before, after, ...).
 import { parseArgs } from "node:util";
 import { delay } from "../../engineclient/_async.ts";
-import { dockerdPid, rig } from "../engines/rig.ts";
+import { enginePid, primary, rig } from "../engines/rig.ts";
 import { DockerFleet } from "./_docker_fleet.ts";
 import { checkoutRoot, cpuSeconds, JsonChild, median } from "./_scale.ts";
 
@@ -32,7 +32,7 @@ async function idleRun(
   socket: string,
   seconds: number,
 ): Promise<Idle> {
-  const dockerd = dockerdPid();
+  const dockerd = enginePid(primary("docker"));
   const child = new JsonChild(Deno.execPath(), [
     "run",
     "-A",
@@ -86,7 +86,7 @@ async function main() {
     const baselines: number[] = [];
     for (let round = 0; round < rounds; round++) {
       if (!values["no-baseline"]) {
-        const pid = dockerdPid();
+        const pid = enginePid(primary("docker"));
         const d0 = cpuSeconds(pid);
         await delay(seconds * 1000);
         baselines.push(cpuSeconds(pid) - d0);

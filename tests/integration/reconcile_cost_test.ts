@@ -4,7 +4,9 @@
 // capability get (as every engine did before it): Docker 1 call instead of
 // 1 + N, CRI 2 instead of 2 + N, containerd one Tasks.List per namespace
 // instead of Containers.List + Tasks.List (the container records carry
-// every OCI spec).
+// every OCI spec). Docker's calls are counted on the wire by the tests'
+// socket proxy; the gRPC engines' at their grpc-js client (a wire proxy
+// would have to decode HTTP/2).
 import type * as grpc from "@grpc/grpc-js";
 import { assert, assertEquals } from "../_assert.ts";
 import { DockerClient } from "../../docker.ts";
@@ -19,7 +21,16 @@ import {
 } from "../../engineclient/mod.ts";
 import { Watcher } from "../../watcher/mod.ts";
 import { CriTestClient } from "../engines/cri_client.ts";
-import { docker, integrationTest, type Rig, waitFor } from "../engines/rig.ts";
+import { DockerCli } from "../engines/docker.ts";
+import { SocketProxy } from "../engines/proxy.ts";
+import {
+  integrationTest,
+  primary,
+  type Rig,
+  served,
+  uniq,
+  waitFor,
+} from "../engines/rig.ts";
 import { mapPool } from "../../engineclient/_async.ts";
 
 const N = 200;
@@ -46,6 +57,12 @@ function fullListOnly(engine: EngineClient): EngineClient {
   return plain;
 }
 
+/** The calls an engine client made, in order. */
+interface CallLog {
+  readonly length: number;
+  slice(from: number, to: number): string[];
+}
+
 /**
  * Watches `engine` with passes every 200 ms; returns the calls each of
  * `PASSES` passes made, as `log` records them (the engine's calls seen on
@@ -54,7 +71,7 @@ function fullListOnly(engine: EngineClient): EngineClient {
  */
 async function callsPerPass(
   engine: EngineClient,
-  log: readonly string[],
+  log: CallLog,
   expectedSize: number,
 ): Promise<string[][]> {
   const starts: number[] = [];
@@ -100,20 +117,6 @@ function countGrpc(engine: EngineClient): string[] {
   return calls;
 }
 
-// Counts the HTTP requests one dockerode client sends.
-function countHttp(engine: DockerClient): string[] {
-  const calls: string[] = [];
-  const modem = (engine.client as unknown as {
-    modem: Record<string, unknown>;
-  }).modem;
-  const dial = modem.dial as (o: Record<string, unknown>, cb: unknown) => void;
-  modem.dial = (options: Record<string, unknown>, cb: unknown) => {
-    calls.push(`${options.method} ${String(options.path).split("?")[0]}`);
-    return dial.call(modem, options, cb);
-  };
-  return calls;
-}
-
 // How many calls of each kind a pass made (Docker container IDs elided).
 function counts(pass: string[]): Record<string, number> {
   const out: Record<string, number> = {};
@@ -129,64 +132,65 @@ const CTRD = "/containerd.services.";
 integrationTest(
   `reconciliation cost: ${N} containers — Docker one call per pass instead of 1 + N, containerd no container records`,
   async (rig: Rig) => {
-    const prefix = `cost-${crypto.randomUUID().slice(0, 6)}`;
-    const ids: string[] = [];
-    try {
-      ids.push(
-        ...await mapPool(
-          Array.from({ length: N }, (_, i) => i),
-          (i) => docker("run", "-d", "--name", `${prefix}-${i}`, rig.image),
-          { concurrency: 8 },
+    const engine = primary("docker");
+    await using cli = DockerCli.of(engine);
+    await mapPool(
+      Array.from({ length: N }, (_, i) => i),
+      () => cli.run(),
+      { concurrency: 8 },
+    );
+    const alive = (await cli.truth()).size;
+    assert(alive >= N);
+    // Every call of the watcher's client goes through the proxy.
+    await using proxy = new SocketProxy(engine.socket, {
+      path: `${rig.dir}/${uniq("cost")}.sock`,
+    });
+    const wire = {
+      get length() {
+        return proxy.requests.length;
+      },
+      slice: (from: number, to: number) =>
+        proxy.requests.slice(from, to).map((r) =>
+          `${r.method} ${r.path.split("?")[0]}`
         ),
-      );
-      const alive = (await docker("ps", "-q")).split("\n").filter(Boolean)
-        .length;
-      assert(alive >= N);
+    };
+    const after = new DockerClient(proxy.address);
+    for (const pass of await callsPerPass(after, wire, alive)) {
+      assertEquals(counts(pass), { "GET /containers/json": 1 });
+    }
+    const before = fullListOnly(new DockerClient(proxy.address));
+    for (const pass of await callsPerPass(before, wire, alive)) {
+      assertEquals(counts(pass), {
+        "GET /containers/json": 1,
+        "GET /containers/ID/json": alive,
+      });
+    }
 
-      const after = new DockerClient(rig.dockerSocket);
-      const afterLog = countHttp(after);
-      for (const pass of await callsPerPass(after, afterLog, alive)) {
-        assertEquals(counts(pass), { "GET /containers/json": 1 });
-      }
-      const before = new DockerClient(rig.dockerSocket);
-      const beforeLog = countHttp(before);
-      const full = fullListOnly(before);
-      for (const pass of await callsPerPass(full, beforeLog, alive)) {
-        assertEquals(counts(pass), {
-          "GET /containers/json": 1,
-          "GET /containers/ID/json": alive,
-        });
-      }
-
-      // The same containers are containerd tasks in Docker's namespace.
-      const options = { ignoredNamespaces: ["k8s.io"] };
-      const truth = new ContainerdClient(rig.containerdSocket, options);
-      const namespaces = (await truth.namespaces()).length;
-      const tasks = (await truth.list()).length;
-      await truth.close();
-      assert(tasks >= N);
-      const ctrd = new ContainerdClient(rig.containerdSocket, options);
-      const ctrdLog = countGrpc(ctrd);
-      for (const pass of await callsPerPass(ctrd, ctrdLog, tasks)) {
-        assertEquals(counts(pass), {
-          [`${CTRD}namespaces.v1.Namespaces/List`]: 1,
-          [`${CTRD}tasks.v1.Tasks/List`]: namespaces,
-        });
-      }
-      const ctrdBefore = new ContainerdClient(rig.containerdSocket, options);
-      const ctrdBeforeLog = countGrpc(ctrdBefore);
-      const ctrdFull = fullListOnly(ctrdBefore);
-      for (const pass of await callsPerPass(ctrdFull, ctrdBeforeLog, tasks)) {
-        assertEquals(counts(pass), {
-          [`${CTRD}namespaces.v1.Namespaces/List`]: 1,
-          [`${CTRD}containers.v1.Containers/List`]: namespaces,
-          [`${CTRD}tasks.v1.Tasks/List`]: namespaces,
-        });
-      }
-    } finally {
-      for (let i = 0; i < ids.length; i += 50) {
-        await docker("rm", "-f", ...ids.slice(i, i + 50)).catch(() => {});
-      }
+    // The same containers are containerd tasks in Docker's namespace.
+    const socket = served("containerd", engine.containerd!).socket;
+    const options = { ignoredNamespaces: ["k8s.io"] };
+    const truth = new ContainerdClient(socket, options);
+    const namespaces = (await truth.namespaces()).length;
+    const tasks = (await truth.list()).length;
+    await truth.close();
+    assert(tasks >= N);
+    const ctrd = new ContainerdClient(socket, options);
+    for (const pass of await callsPerPass(ctrd, countGrpc(ctrd), tasks)) {
+      assertEquals(counts(pass), {
+        [`${CTRD}namespaces.v1.Namespaces/List`]: 1,
+        [`${CTRD}tasks.v1.Tasks/List`]: namespaces,
+      });
+    }
+    const ctrdBefore = new ContainerdClient(socket, options);
+    const ctrdLog = countGrpc(ctrdBefore);
+    for (
+      const pass of await callsPerPass(fullListOnly(ctrdBefore), ctrdLog, tasks)
+    ) {
+      assertEquals(counts(pass), {
+        [`${CTRD}namespaces.v1.Namespaces/List`]: 1,
+        [`${CTRD}containers.v1.Containers/List`]: namespaces,
+        [`${CTRD}tasks.v1.Tasks/List`]: namespaces,
+      });
     }
   },
 );
@@ -197,11 +201,9 @@ const CRI = "/runtime.v1.RuntimeService/";
 
 integrationTest(
   `reconciliation cost: CRI, ${PODS} pods × ${PER_POD} containers — two calls per pass instead of 2 + N`,
-  async (rig: Rig) => {
-    await using cri = new CriTestClient(rig.containerdSocket, {
-      image: rig.ctrImage,
-      logDir: `${rig.dir}/cost-logs`,
-    });
+  async () => {
+    const engine = primary("cri");
+    await using cri = CriTestClient.of(engine);
     await mapPool(Array.from({ length: PODS }, (_, i) => i), async (i) => {
       const pod = await cri.runPod(`cost-${i}`);
       for (let c = 0; c < PER_POD; c++) await cri.runContainer(pod, `c${c}`);
@@ -209,7 +211,7 @@ integrationTest(
     const alive = (await cri.alive()).size;
     assert(alive >= PODS * (PER_POD + 1));
 
-    const after = new CriClient(rig.containerdSocket);
+    const after = new CriClient(engine.socket);
     const afterLog = countGrpc(after);
     for (const pass of await callsPerPass(after, afterLog, alive)) {
       assertEquals(counts(pass), {
@@ -217,7 +219,7 @@ integrationTest(
         [`${CRI}ListContainers`]: 1,
       });
     }
-    const before = new CriClient(rig.containerdSocket);
+    const before = new CriClient(engine.socket);
     const beforeLog = countGrpc(before);
     for (
       const pass of await callsPerPass(fullListOnly(before), beforeLog, alive)
