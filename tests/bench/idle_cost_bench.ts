@@ -1,8 +1,9 @@
 // Idle cost of a watcher on a busy host (a script that prints figures):
 // N (default 500) busybox containers on the rig's dockerd, a watcher with
 // default settings idle for S seconds (default 300) after its initial
-// sync: engine API calls it made, and CPU seconds used by dockerd and by
-// the watcher's process (utime + stime from /proc/PID/stat). Run for this
+// sync: engine API calls it made (counted on the wire by the tests' socket
+// proxy, which runs in this process), and CPU seconds used by dockerd and
+// by the watcher's process (utime + stime from /proc/PID/stat). Run for this
 // checkout and for another one (the code before cheap reconciliation), one
 // after the other, and for no watcher at all (dockerd's own idle CPU).
 //
@@ -14,7 +15,8 @@
 // With --rounds R the runs alternate (before, after, before, after, ...).
 import { parseArgs } from "node:util";
 import { delay } from "../../engineclient/_async.ts";
-import { enginePid, primary, rig } from "../engines/rig.ts";
+import { SocketProxy } from "../engines/proxy.ts";
+import { enginePid, primary, rig, uniq } from "../engines/rig.ts";
 import { DockerFleet } from "./_docker_fleet.ts";
 import { checkoutRoot, cpuSeconds, JsonChild, median } from "./_scale.ts";
 
@@ -29,10 +31,13 @@ const CHILD = new URL("./_idle_watcher.ts", import.meta.url).pathname;
 
 async function idleRun(
   root: string,
-  socket: string,
   seconds: number,
 ): Promise<Idle> {
-  const dockerd = enginePid(primary("docker"));
+  const engine = primary("docker");
+  const dockerd = enginePid(engine);
+  await using proxy = new SocketProxy(engine.socket, {
+    path: `${rig()!.dir}/${uniq("idle")}.sock`,
+  });
   const child = new JsonChild(Deno.execPath(), [
     "run",
     "-A",
@@ -40,17 +45,26 @@ async function idleRun(
     new URL("deno.json", root).pathname,
     CHILD,
     root,
-    socket,
+    proxy.address,
   ], {});
   try {
     const ready = await child.next<{ calls: number; syncs: number }>();
+    const calls0 = proxy.requests.length;
     const d0 = cpuSeconds(dockerd), w0 = cpuSeconds(child.pid);
     await delay(seconds * 1000);
     const d1 = cpuSeconds(dockerd), w1 = cpuSeconds(child.pid);
+    const calls1 = proxy.requests.length;
     await child.send("stop");
     const end = await child.next<{ calls: number; syncs: number }>();
+    if (end.calls - ready.calls !== calls1 - calls0) {
+      console.log(
+        `(the client counted ${end.calls - ready.calls} calls, the wire ${
+          calls1 - calls0
+        })`,
+      );
+    }
     return {
-      calls: end.calls - ready.calls,
+      calls: calls1 - calls0,
       dockerdCpu: d1 - d0,
       watcherCpu: w1 - w0,
       syncs: end.syncs - ready.syncs,
@@ -100,7 +114,7 @@ async function main() {
       ];
       for (const [name, root] of order) {
         if (!root) continue;
-        const idle = await idleRun(root, r.dockerSocket, seconds);
+        const idle = await idleRun(root, seconds);
         runs[name].push(idle);
         console.log(
           `${name}: ${idle.calls} calls, ${idle.syncs} passes, dockerd ${
@@ -129,7 +143,9 @@ async function main() {
     console.log(row("after"));
     if (before) {
       const ratio = (key: keyof Idle) =>
-        (med("before", key) / Math.max(med("after", key), 1e-9)).toFixed(1);
+        med("after", key) > 0
+          ? (med("before", key) / med("after", key)).toFixed(1)
+          : "∞";
       console.log(
         `   before / after: calls ${ratio("calls")} ×, dockerd CPU ${
           ratio("dockerdCpu")
