@@ -34,6 +34,9 @@ export * from "./engineclient/mod.ts";
 export * from "./watcher/mod.ts";
 export * from "./watcher/discovery/mod.ts";
 export { containerdAdapter, criAdapter, dockerAdapter };
+export type { DockerOptions } from "./adapters/docker/options.ts";
+export type { ContainerdOptions } from "./adapters/containerd/options.ts";
+export type { CriOptions } from "./adapters/cri/options.ts";
 
 // The subpath modules register the same objects: whichever comes first.
 for (const adapter of [dockerAdapter, containerdAdapter, criAdapter]) {

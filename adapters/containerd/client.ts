@@ -13,7 +13,6 @@ import {
   type ContainerEvent,
   type ContainerSummary,
   type EngineClient,
-  type EngineOptions,
   type EngineStats,
   EngineTooOldError,
   EventStreamEndedError,
@@ -48,6 +47,9 @@ import {
 } from "./_identity.ts";
 import { confirmSubscription, HANDSHAKE_TOPIC } from "./_subscription.ts";
 import { CONTAINERD_TYPE, containerdEndpoint } from "./endpoint.ts";
+import type { ContainerdOptions } from "./options.ts";
+
+export type { ContainerdOptions } from "./options.ts";
 
 /**
  * Namespaces other adaptors report: Docker's (`moby`) and CRI's (`k8s.io`).
@@ -73,33 +75,6 @@ export const DEFAULT_IGNORED_NAMESPACES: readonly string[] = Object.freeze([
  * ```
  */
 export const MIN_CONTAINERD_VERSION = "1.5";
-
-/**
- * Options of {@linkcode ContainerdClient}.
- *
- * @example
- * ```ts
- * import type { ContainerdOptions } from "@whalewatcher/whalewatcher/containerd";
- * const options: ContainerdOptions = { ignoredNamespaces: [] }; // see all
- * ```
- */
-export interface ContainerdOptions extends EngineOptions {
-  /** Namespaces left out of lists and events; default `["moby", "k8s.io"]`. */
-  ignoredNamespaces?: readonly string[];
-  /** How many namespaces `list` lists at once (two calls each); default 8. */
-  concurrency?: number;
-  /**
-   * Confirm each event subscription by publishing one empty event on the
-   * topic `/whalewatcher/subscribed/<uuid>` (namespace `default`) and
-   * waiting for it to come back: the only way to know that containerd has
-   * registered the subscription before listing. It changes no state, but
-   * other subscribers (such as `ctr events`) see the event. `false` makes
-   * the client strictly read-only: a unary call after the subscription
-   * request stands in for the confirmation, leaving a window of
-   * microseconds that reconciliation heals. Default `true`.
-   */
-  confirmSubscription?: boolean;
-}
 
 const NAMESPACE_HEADER = "containerd-namespace";
 // Containers.List carries every container's OCI spec: far more than grpc-js'

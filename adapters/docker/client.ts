@@ -13,7 +13,6 @@ import {
   type ContainerEvent,
   type ContainerSummary,
   type EngineClient,
-  type EngineOptions,
   type EngineStats,
   EventStreamEndedError,
   isProcesslessContainerError,
@@ -31,30 +30,11 @@ import { EVENT_ACTIONS, EventLineDecoder } from "./_event_decoder.ts";
 import { containerFromInspection, type Inspection } from "./_inspection.ts";
 import { type DockerEndpoint, parseDockerEndpoint } from "./endpoint.ts";
 import { checkDocker } from "./probe.ts";
+import type { DockerOptions } from "./options.ts";
+
+export type { DockerOptions } from "./options.ts";
 
 export { PRIVILEGED_LABEL } from "./_inspection.ts";
-
-/**
- * Options of {@linkcode DockerClient}.
- *
- * @example
- * ```ts
- * import type { DockerOptions } from "@whalewatcher/whalewatcher/docker";
- * const options: DockerOptions = { concurrency: 16 };
- * ```
- */
-export interface DockerOptions extends EngineOptions {
-  /** How many containers `list` inspects at once; default 8. */
-  concurrency?: number;
-  /** Picks extra data out of Docker's inspection for each container. */
-  packer?: RucksackPacker;
-  /**
-   * Whether exit/pause events carry the compose label reliably; podman's
-   * may not, then their project is resolved by the watcher. Default: true
-   * unless the type is `"podman.io"`.
-   */
-  eventsHaveLabels?: boolean;
-}
 
 function statusOf(error: unknown): number | undefined {
   return (error as { statusCode?: number })?.statusCode;
