@@ -79,9 +79,14 @@ async function main() {
       }
       return ps.ms + inspect.ms;
     };
+    // What loading the Docker adaptor's npm package costs by itself.
+    const bare = () => timed(Deno.execPath(), ["eval", "0"], { cwd: root });
+    const dockerode = () =>
+      timed(Deno.execPath(), ["eval", 'import "dockerode";'], { cwd: root });
     await watch(); // warm-up: module cache, npm packages
     await cli();
     const ratios: number[] = [], watches: number[] = [], clis: number[] = [];
+    const loads: number[] = [];
     for (let i = 0; i < Number(values.pairs); i++) {
       // Alternate which goes first.
       let w: number, c: number;
@@ -94,6 +99,7 @@ async function main() {
       }
       watches.push(w);
       clis.push(c);
+      loads.push((await dockerode()).ms - (await bare()).ms);
       ratios.push(w / c);
       console.log(
         `pair ${i + 1}: watch --once ${w.toFixed(0)} ms, docker ps + inspect ${
@@ -110,6 +116,11 @@ async function main() {
     );
     console.log(
       `   ratio (pair by pair): ${median(ratios).toFixed(2)} × the docker CLI`,
+    );
+    console.log(
+      `   of the watch: loading dockerode alone takes ${
+        median(loads).toFixed(0)
+      } ms (deno eval 'import "dockerode"' − deno eval 0)`,
     );
     console.log(
       `   load average: ${Deno.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
