@@ -31,6 +31,7 @@ function figures(extra: Record<string, unknown> = {}) {
     events,
     rss: memory.rss,
     heap: memory.heapUsed,
+    external: memory.external,
     gc: gc !== undefined,
   });
 }

@@ -30,25 +30,7 @@ import { Ctr } from "../engines/containerd.ts";
 import { CriTestClient } from "../engines/cri_client.ts";
 import { primary, type Rig, rig } from "../engines/rig.ts";
 import { DockerFleet } from "./_docker_fleet.ts";
-import { JsonChild, median, percentile } from "./_scale.ts";
-
-// Settles like `promise`, or fails after `ms` naming `what`.
-async function within<T>(promise: Promise<T>, ms: number, what: string) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`timed out waiting for ${what}`)),
-          ms,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { JsonChild, median, percentile, within } from "./_scale.ts";
 
 const DRIVER = new URL("./_burst_driver.ts", import.meta.url).pathname;
 const PODS = 30;
