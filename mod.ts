@@ -34,15 +34,15 @@ export * from "./engineclient/mod.ts";
 export * from "./watcher/mod.ts";
 export * from "./watcher/discovery/mod.ts";
 export { containerdAdapter, criAdapter, dockerAdapter };
-// The adaptors' option types, which their registrations name; types only,
-// so no adaptor code loads with them.
-export type { DockerOptions } from "./adapters/docker/client.ts";
+// The adaptors' option types, which their registrations name; light
+// modules, so no adaptor code loads with them.
+export type { DockerOptions } from "./adapters/docker/options.ts";
 export type {
   DockerSshOptions,
   DockerTlsOptions,
 } from "./adapters/docker/endpoint.ts";
-export type { ContainerdOptions } from "./adapters/containerd/client.ts";
-export type { CriOptions } from "./adapters/cri/client.ts";
+export type { ContainerdOptions } from "./adapters/containerd/options.ts";
+export type { CriOptions } from "./adapters/cri/options.ts";
 
 // The subpath modules register the same objects: whichever comes first.
 for (const adapter of [dockerAdapter, containerdAdapter, criAdapter]) {

@@ -136,6 +136,86 @@ export function isPreflighter(value: unknown): value is Preflighter {
 }
 
 /**
+ * What a cheap listing tells about one alive container: enough to see
+ * whether the portfolio still matches, not enough to make a
+ * {@linkcode Container} (no name, no labels).
+ *
+ * @example
+ * ```ts
+ * import type { ContainerSummary } from "@whalewatcher/whalewatcher";
+ * const docker: ContainerSummary = { id: "4b1d", paused: false };
+ * const containerd: ContainerSummary = { id: "default/web", paused: true, pid: 4242 };
+ * ```
+ */
+export interface ContainerSummary {
+  /** ID of the container (as {@linkcode Container.id}). */
+  readonly id: string;
+  /** Whether the container is paused. */
+  readonly paused: boolean;
+  /**
+   * PID of the container's process, when the listing tells it at no extra
+   * cost (containerd's task list does, Docker's container list does not):
+   * another PID than the portfolio's means another incarnation (a restart).
+   */
+  readonly pid?: number;
+}
+
+/**
+ * Optional capability: a cheap listing of the alive containers — one or a
+ * few engine calls however many containers there are, no inspection. The
+ * watcher's periodic reconciliation uses it while the event stream is
+ * healthy and inspects only containers whose ID is new or whose paused
+ * state or PID differs from its portfolio; without it, each pass is a full
+ * {@linkcode EngineClient.list}. The initial sync and every resync after a
+ * lost event stream always use the full list.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   type CallOptions,
+ *   type ContainerSummary,
+ *   type SummaryLister,
+ * } from "@whalewatcher/whalewatcher";
+ *
+ * // An adaptor whose engine lists IDs and states in one call.
+ * declare function listStates(
+ *   signal?: AbortSignal,
+ * ): Promise<{ id: string; state: string }[]>;
+ *
+ * const cheap: SummaryLister = {
+ *   async listSummaries(options: CallOptions = {}): Promise<ContainerSummary[]> {
+ *     return (await listStates(options.signal))
+ *       .filter((c) => c.state === "running" || c.state === "paused")
+ *       .map((c) => ({ id: c.id, paused: c.state === "paused" }));
+ *   },
+ * };
+ * ```
+ */
+export interface SummaryLister {
+  /**
+   * Lists the alive (running or paused) containers as summaries, with the
+   * same IDs and the same notion of "alive" as `list()`. Rejects only on
+   * connection or engine failures.
+   */
+  listSummaries(options?: CallOptions): Promise<ContainerSummary[]>;
+}
+
+/**
+ * Tells whether an engine client has the {@linkcode SummaryLister}
+ * capability.
+ *
+ * @example
+ * ```ts
+ * import { isSummaryLister } from "@whalewatcher/whalewatcher";
+ * console.log(isSummaryLister({ listSummaries: async () => [] })); // true
+ * ```
+ */
+export function isSummaryLister(value: unknown): value is SummaryLister {
+  return typeof value === "object" && value !== null &&
+    typeof (value as SummaryLister).listSummaries === "function";
+}
+
+/**
  * Optional hook of adaptors: picks application-specific data out of the
  * engine's own inspection result and returns it as the container's
  * {@linkcode Container.rucksack}.

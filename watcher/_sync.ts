@@ -4,6 +4,7 @@
 import {
   type Container,
   type ContainerEventType,
+  type ContainerSummary,
   withPaused,
 } from "../engineclient/mod.ts";
 import { _portfolioWriter as writer, Portfolio } from "./portfolio.ts";
@@ -66,9 +67,10 @@ export class PortfolioSync {
   /**
    * Merges a list made while `window` was open: exits seen meanwhile drop
    * their containers, starts seen meanwhile are kept, pause changes replay
-   * on top; subscribers get the difference to the portfolio.
+   * on top; subscribers get the difference to the portfolio. Returns how
+   * many containers changed.
    */
-  merge(listed: readonly Container[], window: object): void {
+  merge(listed: readonly Container[], window: object): number {
     const w = window as SyncWindow;
     const next = new Map<string, Container>();
     for (const c of listed) next.set(c.id, c);
@@ -80,6 +82,7 @@ export class PortfolioSync {
     }
     const portfolio = this.portfolio;
     const now = Date.now();
+    let changed = 0;
     if (portfolio.size > 0) {
       const gone: Container[] = [];
       for (const c of portfolio) if (!next.has(c.id)) gone.push(c);
@@ -87,8 +90,80 @@ export class PortfolioSync {
         writer.delete(portfolio, c.id);
         this.#emit("exited", c, now);
       }
+      changed += gone.length;
     }
-    for (const c of next.values()) this.#put(c, now);
+    for (const c of next.values()) if (this.#put(c, now)) changed++;
+    return changed;
+  }
+
+  /**
+   * Applies a cheap listing (summaries) made while `window` was open, on
+   * top of a portfolio that events keep up to date. Containers the listing
+   * lacks exit, unless a start was inspected meanwhile (the listing
+   * predates it). Returns the IDs to inspect, each with its token (see
+   * {@linkcode verifySeen}): IDs new to the portfolio, and those whose
+   * paused state or PID differ from it — except IDs whose start is being
+   * inspected and IDs that exited, started or (for the paused state)
+   * paused or unpaused meanwhile: those events are newer than the listing.
+   */
+  reconcile(
+    summaries: readonly ContainerSummary[],
+    window: object,
+  ): { gone: number; suspects: string[] } {
+    const w = window as SyncWindow;
+    const portfolio = this.portfolio;
+    const listed = new Set<string>();
+    const suspects: string[] = [];
+    for (const s of summaries) {
+      const id = s.id;
+      listed.add(id);
+      if (w.exited.has(id) || w.started.has(id) || this.#pending.has(id)) {
+        continue;
+      }
+      const c = writer.get(portfolio, id);
+      if (
+        c === undefined ||
+        (c.paused !== s.paused && !w.paused.has(id)) ||
+        (s.pid !== undefined && s.pid > 0 && c.pid > 0 && s.pid !== c.pid)
+      ) suspects.push(id);
+    }
+    const gone: Container[] = [];
+    for (const c of portfolio) {
+      if (!listed.has(c.id) && !w.started.has(c.id)) gone.push(c);
+    }
+    const now = Date.now();
+    for (const c of gone) {
+      writer.delete(portfolio, c.id);
+      this.#emit("exited", c, now);
+    }
+    return { gone: gone.length, suspects };
+  }
+
+  /**
+   * A container to verify (found different by {@linkcode reconcile}): like
+   * a start event, its inspection is pending, and exits, newer starts and
+   * pause changes meanwhile take precedence over its answer.
+   */
+  verifySeen(id: string): PendingStart {
+    return this.startSeen(id);
+  }
+
+  /** Whether `token` is still the pending inspection of `id`. */
+  isPending(id: string, token: PendingStart): boolean {
+    return this.#pending.get(id) === token;
+  }
+
+  /**
+   * The verification of `id` found no process: unless an event came first,
+   * the container exits (it died without its exit event reaching us).
+   * Returns whether that changed the portfolio.
+   */
+  verifiedGone(id: string, token: PendingStart, timestamp: number): boolean {
+    if (this.#pending.get(id) !== token) return false;
+    this.#pending.delete(id);
+    const old = writer.delete(this.portfolio, id);
+    if (old) this.#emit("exited", old, timestamp);
+    return old !== undefined;
   }
 
   /** A start event: returns the token its inspection answers with. */
@@ -98,15 +173,18 @@ export class PortfolioSync {
     return token;
   }
 
-  /** The inspection of a start answered; applies it unless cancelled. */
+  /**
+   * The inspection of a start (or verification) answered; applies it
+   * unless cancelled. Returns whether subscribers were told anything.
+   */
   startInspected(
     id: string,
     inspected: Container,
     token: PendingStart,
     timestamp: number,
-  ): void {
+  ): boolean {
     // An exit (or a newer start) since the start event cancelled this one.
-    if (this.#pending.get(id) !== token) return;
+    if (this.#pending.get(id) !== token) return false;
     this.#pending.delete(id);
     const c = token.paused === undefined
       ? inspected
@@ -116,7 +194,7 @@ export class PortfolioSync {
       window.started.set(c.id, c);
       window.paused.delete(c.id);
     }
-    this.#put(c, timestamp);
+    return this.#put(c, timestamp);
   }
 
   /** The inspection of a start failed: the start is dropped. */
@@ -153,10 +231,11 @@ export class PortfolioSync {
   // Puts a container that is alive into the portfolio and emits what
   // changed: started when new; exited + started when it is another
   // incarnation (other PID); paused/unpaused when only that changed.
-  #put(c: Container, timestamp: number): void {
+  // Returns whether it emitted anything.
+  #put(c: Container, timestamp: number): boolean {
     const portfolio = this.portfolio;
     const old = writer.get(portfolio, c.id);
-    if (old === c) return;
+    if (old === c) return false;
     writer.set(portfolio, c);
     if (old === undefined) {
       this.#emit("started", c, timestamp);
@@ -165,6 +244,7 @@ export class PortfolioSync {
       this.#emit("started", c, timestamp);
     } else if (old.paused !== c.paused) {
       this.#emit(c.paused ? "paused" : "unpaused", c, timestamp);
-    }
+    } else return false;
+    return true;
   }
 }

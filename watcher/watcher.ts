@@ -15,8 +15,15 @@ import {
   isPermanentEngineError,
   isPreflighter,
   isProcesslessContainerError,
+  isSummaryLister,
+  type SummaryLister,
 } from "../engineclient/mod.ts";
-import { abortable, AsyncQueue, delay } from "../engineclient/_async.ts";
+import {
+  abortable,
+  AsyncQueue,
+  delay,
+  mapPool,
+} from "../engineclient/_async.ts";
 import { backoffDelay, type BackoffOptions } from "./backoff.ts";
 import {
   AlreadyWatchingError,
@@ -26,7 +33,7 @@ import {
   WatcherClosedError,
 } from "./errors.ts";
 import type { Portfolio } from "./portfolio.ts";
-import { PortfolioSync } from "./_sync.ts";
+import { type PendingStart, PortfolioSync } from "./_sync.ts";
 
 /**
  * A lifecycle event as the watcher delivers it: the project is resolved
@@ -71,10 +78,14 @@ export interface WatcherOptions {
   /** Default bound of each subscriber's event queue; default 10,000. */
   queueSize?: number;
   /**
-   * Relist every so many milliseconds while watching and emit the
-   * difference to the portfolio (catches a stream that silently stopped
-   * delivering). Default 30,000 (one list per 30 s: for Docker a list plus
-   * an inspect per container); `0`: off.
+   * Reconcile every so many milliseconds while watching: list again and
+   * emit the difference to the portfolio (catches events a stream lost or
+   * never delivered). With an engine client that is a
+   * {@linkcode SummaryLister} (the built-in adaptors are), a pass is a
+   * cheap listing — Docker: one call; containerd: one per namespace plus
+   * one; CRI: two — and only containers whose ID is new or whose paused
+   * state or PID differs are inspected; otherwise it is a full `list()`.
+   * Default 30,000; `0`: off.
    */
   reconcileIntervalMs?: number;
   /**
@@ -149,6 +160,12 @@ export interface WatcherStats {
   overflows: number;
   /** When the last list was merged (ms since the epoch); 0 before the first. */
   lastSyncTime: number;
+  /**
+   * Containers whose state a reconciliation pass corrected: the event
+   * stream had lost or not yet delivered their events. Growing steadily
+   * means the stream loses events.
+   */
+  repairs: number;
 }
 
 type Listener = (event: WatcherEvent) => void;
@@ -174,6 +191,8 @@ export const _watcherListeners = {
 const DEFAULT_QUEUE_SIZE = 10_000;
 const DEFAULT_STALL_TIMEOUT_MS = 10_000;
 const DEFAULT_RECONCILE_INTERVAL_MS = 30_000;
+// Inspections a reconciliation pass runs at once (as the adaptors' lists).
+const VERIFY_CONCURRENCY = 8;
 
 // Bounds one engine call by the session and the stall timeout.
 type Guard = <T>(what: string, call: Promise<T>) => Promise<T>;
@@ -243,6 +262,7 @@ export class Watcher implements AsyncDisposable {
     stalls: 0,
     overflows: 0,
     lastSyncTime: 0,
+    repairs: 0,
   };
   #state: WatcherState = "idle";
   #listeners = new Set<Listener>();
@@ -590,21 +610,96 @@ export class Watcher implements AsyncDisposable {
       } catch {
         return;
       }
-      await this.#syncOnce(signal, guard);
+      const engine = this.engine;
+      if (isSummaryLister(engine)) {
+        await this.#reconcileCheaply(engine, signal, guard);
+      } else {
+        this.#stats.repairs += await this.#syncOnce(signal, guard);
+      }
     }
   }
 
   // Lists and merges; events arriving meanwhile are noted in a window.
-  async #syncOnce(signal: AbortSignal, guard: Guard): Promise<void> {
+  // Returns how many containers changed.
+  async #syncOnce(signal: AbortSignal, guard: Guard): Promise<number> {
     const window = this.#sync.openWindow();
     try {
       const listed = await guard("listing", this.engine.list({ signal }));
       signal.throwIfAborted();
-      this.#sync.merge(listed, window);
+      const changed = this.#sync.merge(listed, window);
+      this.#stats.syncs++;
+      this.#stats.lastSyncTime = Date.now();
+      return changed;
+    } finally {
+      this.#sync.closeWindow(window);
+    }
+  }
+
+  // A reconciliation pass over a cheap listing: containers it lacks exit,
+  // and only the containers that are new or differ get inspected. Restarts
+  // are seen by PID where the listing has PIDs; otherwise the event stream
+  // reports them (die + start), and after a lost stream the resync's full
+  // list inspects everything.
+  async #reconcileCheaply(
+    engine: SummaryLister,
+    signal: AbortSignal,
+    guard: Guard,
+  ): Promise<void> {
+    const window = this.#sync.openWindow();
+    try {
+      const summaries = await guard(
+        "listing",
+        engine.listSummaries({ signal }),
+      );
+      signal.throwIfAborted();
+      const { gone, suspects } = this.#sync.reconcile(summaries, window);
+      this.#stats.repairs += gone;
+      if (suspects.length > 0) {
+        // Tokens now: events from here on take precedence over the answers.
+        const work = suspects.map((id) => ({
+          id,
+          token: this.#sync.verifySeen(id),
+        }));
+        await mapPool(
+          work,
+          ({ id, token }, poolSignal) =>
+            this.#verify(id, token, poolSignal, guard),
+          { concurrency: VERIFY_CONCURRENCY, signal },
+        );
+      }
       this.#stats.syncs++;
       this.#stats.lastSyncTime = Date.now();
     } finally {
       this.#sync.closeWindow(window);
+    }
+  }
+
+  // Inspects a container a reconciliation pass found new or different.
+  async #verify(
+    id: string,
+    token: PendingStart,
+    signal: AbortSignal,
+    guard: Guard,
+  ): Promise<void> {
+    // An event since the pass settled it (or a newer start is inspected).
+    if (!this.#sync.isPending(id, token)) return;
+    this.#inflight++;
+    try {
+      const c = await guard("inspecting", this.engine.inspect(id, { signal }));
+      if (this.#sync.startInspected(id, c, token, Date.now())) {
+        this.#stats.repairs++;
+      }
+    } catch (err) {
+      if (!signal.aborted && isProcesslessContainerError(err)) {
+        if (this.#sync.verifiedGone(id, token, Date.now())) {
+          this.#stats.repairs++;
+        }
+        return;
+      }
+      this.#sync.startFailed(id, token);
+      throw err;
+    } finally {
+      this.#inspected();
     }
   }
 

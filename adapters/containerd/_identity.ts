@@ -5,7 +5,11 @@
  * @module
  */
 
-import { type Container, newContainer } from "../../engineclient/mod.ts";
+import {
+  type Container,
+  type ContainerSummary,
+  newContainer,
+} from "../../engineclient/mod.ts";
 
 /** The namespace whose containers keep bare IDs and names. */
 export const DEFAULT_NAMESPACE = "default";
@@ -78,6 +82,39 @@ export function toContainer(
   });
 }
 
+// The container ID of a listed task, or "" for a task that is not a
+// container's init process. Tasks.List names a task by `id` (its init
+// process ID, the container ID) and may leave `container_id` empty; exec
+// processes are not listed.
+function taskContainerId(task: TaskRecord): string {
+  const id = task.container_id || task.id;
+  if (!id || (task.container_id && task.id && task.id !== task.container_id)) {
+    return "";
+  }
+  return id;
+}
+
+/**
+ * The summaries of a namespace's alive tasks: what the task list alone
+ * tells (ID, paused state, PID), without the container records.
+ */
+export function summarizeTasks(
+  namespace: string,
+  tasks: readonly TaskRecord[],
+): ContainerSummary[] {
+  const summaries: ContainerSummary[] = [];
+  for (const task of tasks) {
+    const id = taskContainerId(task);
+    if (!id || !ALIVE.has(task.status)) continue;
+    summaries.push({
+      id: displayId(namespace, id),
+      paused: PAUSED.has(task.status),
+      pid: task.pid,
+    });
+  }
+  return summaries;
+}
+
 /**
  * Joins a namespace's container and task lists in memory: the alive
  * containers, in the container list's order. Tasks without a container
@@ -90,15 +127,8 @@ export function joinContainersAndTasks(
 ): Container[] {
   const byId = new Map<string, TaskRecord>();
   for (const task of tasks) {
-    // Tasks.List names a task by `id` (its init process ID, the container
-    // ID) and may leave `container_id` empty; exec processes are not listed.
-    const id = task.container_id || task.id;
-    if (
-      !id || (task.container_id && task.id && task.id !== task.container_id)
-    ) {
-      continue;
-    }
-    byId.set(id, task);
+    const id = taskContainerId(task);
+    if (id) byId.set(id, task);
   }
   const containers: Container[] = [];
   for (const record of records) {

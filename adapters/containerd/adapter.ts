@@ -11,7 +11,7 @@ import type {
   EngineAdapter,
   ProbeResult,
 } from "../../engineclient/mod.ts";
-import type { ContainerdOptions } from "./client.ts";
+import type { ContainerdOptions } from "./options.ts";
 import {
   CONTAINERD_ENDPOINT_ENV,
   CONTAINERD_TYPE,

@@ -11,14 +11,15 @@ import {
   ClientClosedError,
   type Container,
   type ContainerEvent,
+  type ContainerSummary,
   type EngineClient,
-  type EngineOptions,
   type EngineStats,
   EngineTooOldError,
   EventStreamEndedError,
   NotAnEngineError,
   type Preflighter,
   ProcesslessContainerError,
+  type SummaryLister,
 } from "../../engineclient/mod.ts";
 import { mapPool } from "../../engineclient/_async.ts";
 import { assertSocketAccess } from "../../engineclient/_failures.ts";
@@ -42,10 +43,14 @@ import {
   isAliveStatus,
   joinContainersAndTasks,
   parseDisplayId,
+  summarizeTasks,
   toContainer,
 } from "./_identity.ts";
 import { confirmSubscription, HANDSHAKE_TOPIC } from "./_subscription.ts";
 import { CONTAINERD_TYPE, containerdEndpoint } from "./endpoint.ts";
+import type { ContainerdOptions } from "./options.ts";
+
+export type { ContainerdOptions } from "./options.ts";
 
 /**
  * Namespaces other adaptors report: Docker's (`moby`) and CRI's (`k8s.io`).
@@ -71,33 +76,6 @@ export const DEFAULT_IGNORED_NAMESPACES: readonly string[] = Object.freeze([
  * ```
  */
 export const MIN_CONTAINERD_VERSION = "1.5";
-
-/**
- * Options of {@linkcode ContainerdClient}.
- *
- * @example
- * ```ts
- * import type { ContainerdOptions } from "@whalewatcher/whalewatcher/containerd";
- * const options: ContainerdOptions = { ignoredNamespaces: [] }; // see all
- * ```
- */
-export interface ContainerdOptions extends EngineOptions {
-  /** Namespaces left out of lists and events; default `["moby", "k8s.io"]`. */
-  ignoredNamespaces?: readonly string[];
-  /** How many namespaces `list` lists at once (two calls each); default 8. */
-  concurrency?: number;
-  /**
-   * Confirm each event subscription by publishing one empty event on the
-   * topic `/whalewatcher/subscribed/<uuid>` (namespace `default`) and
-   * waiting for it to come back: the only way to know that containerd has
-   * registered the subscription before listing. It changes no state, but
-   * other subscribers (such as `ctr events`) see the event. `false` makes
-   * the client strictly read-only: a unary call after the subscription
-   * request stands in for the confirmation, leaving a window of
-   * microseconds that reconciliation heals. Default `true`.
-   */
-  confirmSubscription?: boolean;
-}
 
 const NAMESPACE_HEADER = "containerd-namespace";
 // Containers.List carries every container's OCI spec: far more than grpc-js'
@@ -152,7 +130,7 @@ function olderVersion(a: string, b: string): boolean {
  * ```
  */
 export class ContainerdClient
-  implements EngineClient, Preflighter, AsyncDisposable {
+  implements EngineClient, Preflighter, SummaryLister, AsyncDisposable {
   /** The engine type string (`"containerd.io"` unless overridden). */
   readonly type: string;
   /** The socket path (or gRPC target) this client talks to. */
@@ -303,6 +281,27 @@ export class ContainerdClient
     const lists = await mapPool(
       namespaces,
       (ns, signal) => this.#listNamespace(ns, { signal }),
+      { concurrency: this.#concurrency, signal: options.signal },
+    );
+    return lists.flat();
+  }
+
+  /**
+   * Lists the alive containers of every namespace not ignored as summaries
+   * (ID, paused state, PID): `Namespaces.List` and one `Tasks.List` per
+   * namespace, without the container records (which carry every
+   * container's OCI spec).
+   */
+  async listSummaries(options: CallOptions = {}): Promise<ContainerSummary[]> {
+    const namespaces = await this.namespaces(options);
+    const lists = await mapPool(
+      namespaces,
+      async (ns, signal) =>
+        summarizeTasks(
+          ns,
+          (await this.#call("tasks", "List", {}, ns, { signal }))
+            .tasks as never,
+        ),
       { concurrency: this.#concurrency, signal: options.signal },
     );
     return lists.flat();

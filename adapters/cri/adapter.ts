@@ -11,7 +11,7 @@ import type {
   EngineAdapter,
   ProbeResult,
 } from "../../engineclient/mod.ts";
-import type { CriOptions } from "./client.ts";
+import type { CriOptions } from "./options.ts";
 import {
   CRI_ENDPOINT_ENV,
   CRI_TYPE,

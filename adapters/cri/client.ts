@@ -25,8 +25,8 @@ import {
   ClientClosedError,
   type Container,
   type ContainerEvent,
+  type ContainerSummary,
   type EngineClient,
-  type EngineOptions,
   type EngineStats,
   EventStreamEndedError,
   NotAnEngineError,
@@ -34,6 +34,7 @@ import {
   ProcesslessContainerError,
   PROJECT_UNKNOWN,
   type RucksackPacker,
+  type SummaryLister,
 } from "../../engineclient/mod.ts";
 import { mapPool } from "../../engineclient/_async.ts";
 import { assertSocketAccess } from "../../engineclient/_failures.ts";
@@ -43,6 +44,9 @@ import { criEvent } from "./_events.ts";
 import { criContainer } from "./_identity.ts";
 import { relistEvents } from "./_relist.ts";
 import { CRI_TYPE, criEndpoint } from "./endpoint.ts";
+import type { CriOptions } from "./options.ts";
+
+export type { CriOptions } from "./options.ts";
 
 export type { CriInspection } from "./_identity.ts";
 
@@ -61,53 +65,6 @@ const NOT_CRI = new Set<unknown>([
   grpc.status.INTERNAL,
   grpc.status.UNKNOWN,
 ]);
-
-/**
- * Options of the CRI adaptor.
- *
- * @example
- * ```ts
- * import type { CriOptions } from "@whalewatcher/whalewatcher/cri";
- * const options: CriOptions = { relist: true, relistIntervalMs: 500 };
- * ```
- */
-export interface CriOptions extends EngineOptions {
-  /** What {@linkcode CriClient.id} answers; defaults to `Deno.hostname()`. */
-  hostId?: string;
-  /**
-   * Detect changes by relisting instead of `GetContainerEvents`, even when
-   * the runtime has events. Relisting is used anyway when the runtime
-   * answers UNIMPLEMENTED (containerd 1.6, older cri-o).
-   */
-  relist?: boolean;
-  /** Interval of the relisting fallback; default 1000 ms. */
-  relistIntervalMs?: number;
-  /** How many verbose status calls `list` makes at once; default 8. */
-  concurrency?: number;
-  /**
-   * Prefix under which annotations become labels; default `"annotation."`;
-   * `null` leaves annotations out.
-   */
-  annotationPrefix?: string | null;
-  /**
-   * Label (after the adaptor's additions, such as
-   * `io.kubernetes.pod.namespace`) whose value becomes the container's
-   * project; by default containers have no project (`""`).
-   */
-  projectLabel?: string;
-  /**
-   * Events that the runtime timestamps more than this before the
-   * subscription are replays of containerd 1.7's backlog (it buffers events
-   * while nobody listens) and are dropped: the list made after subscribing
-   * already reflects them. Default 2000 ms; `Infinity` keeps them all.
-   */
-  staleEventGraceMs?: number;
-  /** Packs each container's rucksack from its CRI inspection. */
-  packer?: RucksackPacker;
-  /** grpc-js channel options (keepalive and the like), such as
-   * `{ "grpc.keepalive_time_ms": 30000 }`. */
-  channelOptions?: Record<string, string | number>;
-}
 
 /**
  * Counters of a {@linkcode CriClient}: the common ones plus CRI's own.
@@ -143,7 +100,8 @@ type Lookup = Promise<Container | null>;
  * for (const c of await cri.list()) console.log(c.name, c.pid);
  * ```
  */
-export class CriClient implements EngineClient, Preflighter, AsyncDisposable {
+export class CriClient
+  implements EngineClient, Preflighter, SummaryLister, AsyncDisposable {
   /** Engine type: `"cri"` or the configured one. */
   readonly type: string;
   /** The socket path (or gRPC target) of the runtime. */
@@ -523,10 +481,24 @@ export class CriClient implements EngineClient, Preflighter, AsyncDisposable {
     }
   }
 
+  /**
+   * Lists the running containers and ready pod sandboxes as summaries: the
+   * two list calls of `list()`, without its status call per container (CRI
+   * has no pause, and a restarted container is a new one with a new ID).
+   */
+  async listSummaries(options: CallOptions = {}): Promise<ContainerSummary[]> {
+    let alive: Set<string>;
+    try {
+      alive = await this.#alive(options.signal);
+    } catch (err) {
+      throw this.#failure("list", err, options.signal);
+    }
+    return Array.from(alive, (id) => ({ id, paused: false }));
+  }
+
   // The IDs of running containers and ready sandboxes: two list calls, no
   // status calls. Also refreshes the pod cache.
-  async #alive(signal: AbortSignal): Promise<Set<string>> {
-    this.stats.relists++;
+  async #alive(signal?: AbortSignal): Promise<Set<string>> {
     const [pods, containers] = await Promise.all([
       this.#call("ListPodSandbox", {}, { signal }),
       this.#call("ListContainers", {
@@ -551,11 +523,15 @@ export class CriClient implements EngineClient, Preflighter, AsyncDisposable {
   ): Promise<AsyncIterable<ContainerEvent>> {
     let baseline: Set<string>;
     try {
+      this.stats.relists++;
       baseline = await this.#alive(signal);
     } catch (err) {
       throw this.#failure("relisting", err, signal);
     }
-    return relistEvents(baseline, (s) => this.#alive(s), {
+    return relistEvents(baseline, (s) => {
+      this.stats.relists++;
+      return this.#alive(s);
+    }, {
       intervalMs: this.#relistIntervalMs,
       signal,
       project: this.#projectLabel === undefined ? "" : PROJECT_UNKNOWN,

@@ -13,7 +13,7 @@ import type {
   ProbeOptions,
   ProbeResult,
 } from "../../engineclient/mod.ts";
-import type { DockerOptions } from "./client.ts";
+import type { DockerOptions } from "./options.ts";
 import { DOCKER_ENDPOINT_ENV } from "./endpoint.ts";
 
 /**

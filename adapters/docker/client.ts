@@ -13,14 +13,15 @@ import {
   ClientClosedError,
   type Container,
   type ContainerEvent,
+  type ContainerSummary,
   type EngineClient,
-  type EngineOptions,
   type EngineStats,
   EventStreamEndedError,
   isProcesslessContainerError,
   type Preflighter,
   ProcesslessContainerError,
   type RucksackPacker,
+  type SummaryLister,
 } from "../../engineclient/mod.ts";
 import { abortable, AsyncQueue, mapPool } from "../../engineclient/_async.ts";
 import {
@@ -32,42 +33,15 @@ import { containerFromInspection, type Inspection } from "./_inspection.ts";
 import {
   type DockerEndpoint,
   type DockerSshOptions,
-  type DockerTlsOptions,
   parseDockerEndpoint,
 } from "./endpoint.ts";
 import { checkDocker } from "./probe.ts";
 import { prepareSsh, socketForwardAgent, type SshSetup } from "./_ssh.ts";
+import type { DockerOptions } from "./options.ts";
+
+export type { DockerOptions } from "./options.ts";
 
 export { PRIVILEGED_LABEL } from "./_inspection.ts";
-
-/**
- * Options of {@linkcode DockerClient}.
- *
- * @example
- * ```ts
- * import type { DockerOptions } from "@whalewatcher/whalewatcher/docker";
- * const options: DockerOptions = { concurrency: 16 };
- * ```
- */
-export interface DockerOptions extends EngineOptions {
-  /** How many containers `list` inspects at once; default 8. */
-  concurrency?: number;
-  /** Picks extra data out of Docker's inspection for each container. */
-  packer?: RucksackPacker;
-  /**
-   * Whether exit/pause events carry the compose label reliably; podman's
-   * may not, then their project is resolved by the watcher. Default: true
-   * unless the type is `"podman.io"`.
-   */
-  eventsHaveLabels?: boolean;
-  /**
-   * TLS settings of a `tcp://` endpoint, instead of `DOCKER_CERT_PATH` /
-   * `DOCKER_TLS_VERIFY`; `false`: plain HTTP whatever the environment says.
-   */
-  tls?: DockerTlsOptions | false;
-  /** SSH settings of an `ssh://` endpoint: keys, known hosts. */
-  ssh?: DockerSshOptions;
-}
 
 function statusOf(error: unknown): number | undefined {
   return (error as { statusCode?: number })?.statusCode;
@@ -127,7 +101,7 @@ function linkedSignal(
  * ```
  */
 export class DockerClient
-  implements EngineClient, Preflighter, AsyncDisposable {
+  implements EngineClient, Preflighter, SummaryLister, AsyncDisposable {
   /** Engine type: `"docker.com"` unless overridden (e.g. `"podman.io"`). */
   readonly type: string;
   /** The endpoint: socket path or URL. */
@@ -245,12 +219,29 @@ export class DockerClient
     }
   }
 
-  async #list(signal: AbortSignal): Promise<Container[]> {
-    let summaries: Docker.ContainerInfo[];
+  /**
+   * Lists running and paused containers as summaries: one
+   * `/containers/json` call, no inspection (Docker's list has no PID).
+   */
+  async listSummaries(options: CallOptions = {}): Promise<ContainerSummary[]> {
+    this.#assertOpen();
+    const linked = linkedSignal(options.signal, this.#closer.signal);
+    try {
+      return (await this.#listJson(linked.signal)).map((c) => ({
+        id: c.Id,
+        paused: c.State === "paused",
+      }));
+    } finally {
+      linked.dispose();
+    }
+  }
+
+  // GET /containers/json of the running and paused containers.
+  async #listJson(signal: AbortSignal): Promise<Docker.ContainerInfo[]> {
     try {
       this.stats.calls++;
       // abortable(): a request to a frozen engine may ignore the signal.
-      summaries = await abortable(
+      return await abortable(
         this.client.listContainers({
           filters: { status: ["running", "paused"] },
           abortSignal: signal,
@@ -260,6 +251,10 @@ export class DockerClient
     } catch (err) {
       throw this.#fail("cannot list containers", err, signal);
     }
+  }
+
+  async #list(signal: AbortSignal): Promise<Container[]> {
+    const summaries = await this.#listJson(signal);
     // The pool stops at the first failure (and on close): the remaining
     // containers are not inspected for a list that failed anyway.
     const found = await mapPool(summaries, async (summary, poolSignal) => {

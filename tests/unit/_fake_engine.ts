@@ -7,10 +7,12 @@ import {
   type Container,
   type ContainerEvent,
   type ContainerEventType,
+  type ContainerSummary,
   type EngineClient,
   newContainer,
   ProcesslessContainerError,
   PROJECT_UNKNOWN,
+  type SummaryLister,
 } from "../../engineclient/mod.ts";
 
 /** A promise with its settle functions exposed. */
@@ -96,6 +98,24 @@ export class InspectCall {
     else this.#d.reject(new ProcesslessContainerError(this.id));
   }
   /** Fails the inspect. */
+  reject(err: unknown): void {
+    this.#d.reject(err);
+  }
+}
+
+/** One pending `listSummaries()` call; the test settles it. */
+export class SummariesCall {
+  readonly #d: Deferred<ContainerSummary[]>;
+  readonly #engine: SummarizingFakeEngine;
+  constructor(engine: SummarizingFakeEngine, d: Deferred<ContainerSummary[]>) {
+    this.#engine = engine;
+    this.#d = d;
+  }
+  /** Answers with `summaries`, or with the engine's truth when omitted. */
+  resolve(summaries?: ContainerSummary[]): void {
+    this.#d.resolve(summaries ?? this.#engine.summaries());
+  }
+  /** Fails the listing. */
   reject(err: unknown): void {
     this.#d.reject(err);
   }
@@ -324,6 +344,51 @@ export class FakeEngine implements EngineClient {
     this.closed++;
     this.stream?.end();
     return Promise.resolve();
+  }
+}
+
+/** Options of the summarizing fake engine. */
+export interface SummarizingFakeEngineOptions extends FakeEngineOptions {
+  /** Answer `listSummaries()` at once from the truth (default false). */
+  autoSummaries?: boolean;
+  /** Whether summaries carry PIDs (as containerd's do; default false, as Docker's). */
+  pids?: boolean;
+}
+
+/** The fake engine with the `SummaryLister` capability. */
+export class SummarizingFakeEngine extends FakeEngine implements SummaryLister {
+  autoSummaries: boolean;
+  readonly pids: boolean;
+  #summaries = new Mailbox<SummariesCall>();
+
+  constructor(options: SummarizingFakeEngineOptions = {}) {
+    super(options);
+    this.autoSummaries = options.autoSummaries ?? false;
+    this.pids = options.pids ?? false;
+  }
+
+  /** The truth as the engine's cheap listing would tell it right now. */
+  summaries(): ContainerSummary[] {
+    return [...this.truth.values()].map((c) =>
+      this.pids
+        ? { id: c.id, paused: c.paused, pid: c.pid }
+        : { id: c.id, paused: c.paused }
+    );
+  }
+
+  /** The next `listSummaries()` call (only when `autoSummaries` is off). */
+  nextSummaries(): Promise<SummariesCall> {
+    return this.#summaries.take();
+  }
+
+  listSummaries(options?: CallOptions): Promise<ContainerSummary[]> {
+    this.calls.listSummaries = (this.calls.listSummaries ?? 0) + 1;
+    if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
+    if (this.autoSummaries) return Promise.resolve(this.summaries());
+    const d = deferred<ContainerSummary[]>();
+    abortable(d, options?.signal);
+    this.#summaries.put(new SummariesCall(this, d));
+    return d.promise;
   }
 }
 

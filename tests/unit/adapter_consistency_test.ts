@@ -8,6 +8,8 @@ import {
   type EngineAdapter,
   type EngineClient,
   engineRegistry,
+  isPreflighter,
+  isSummaryLister,
 } from "../../mod.ts";
 import {
   DEFAULT_DOCKER_ENDPOINT,
@@ -82,6 +84,8 @@ for (const [adapter, env, fallback] of BUILT_INS) {
           skippedEvents: 0,
         });
         assert(Symbol.asyncDispose in client);
+        // Cheap reconciliation and pre-flight checks for every built-in.
+        assert(isSummaryLister(client) && isPreflighter(client));
       }
     } finally {
       for (const c of [fromEnv, byDefault, explicit]) await c.close();

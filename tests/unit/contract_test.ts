@@ -11,6 +11,7 @@ import {
   isPreflighter,
   isProcesslessContainerError,
   isRucksackPacker,
+  isSummaryLister,
   newContainer,
   ProcesslessContainerError,
   PROJECT_UNKNOWN,
@@ -69,6 +70,9 @@ Deno.test("capability guards", () => {
   assert(!isPreflighter(null));
   assert(isRucksackPacker({ pack: () => 1 }));
   assert(!isRucksackPacker({ pack: 1 }));
+  assert(isSummaryLister({ listSummaries: () => Promise.resolve([]) }));
+  assert(!isSummaryLister({ listSummaries: [] }));
+  assert(!isSummaryLister(undefined));
 });
 
 Deno.test("backoffDelay: capped exponential with jitter", () => {

@@ -13,69 +13,9 @@ import {
   Watcher,
   WatcherClosedError,
   type WatcherEvent,
-  type WatcherOptions,
 } from "../../watcher/mod.ts";
 import { FakeEngine, flush } from "./_fake_engine.ts";
-
-const FAST: WatcherOptions = {
-  backoff: { initialMs: 1, maxMs: 2, jitter: 0 },
-};
-
-// Starts a watcher over a fresh fake engine; `stop` tears everything down.
-function setup(
-  options: WatcherOptions = FAST,
-  engine = new FakeEngine(),
-) {
-  const watcher = new Watcher(engine, options);
-  const controller = new AbortController();
-  let watching: Promise<void> | undefined;
-  return {
-    engine,
-    watcher,
-    controller,
-    watch() {
-      watching = watcher.watch(controller.signal);
-      watching.catch(() => {});
-      return watching;
-    },
-    async [Symbol.asyncDispose]() {
-      controller.abort();
-      await watching?.catch(() => {});
-      await watcher.close();
-    },
-  };
-}
-
-type Sub = AsyncIterableIterator<WatcherEvent>;
-
-async function take(sub: Sub, n: number): Promise<string[]> {
-  const got: string[] = [];
-  while (got.length < n) {
-    const r = await sub.next();
-    if (r.done) throw new Error(`subscription ended after ${got.length}`);
-    got.push(`${r.value.type} ${r.value.id}`);
-  }
-  return got;
-}
-
-// Events already delivered to `sub` (without waiting for more).
-async function drain(sub: Sub): Promise<string[]> {
-  await flush();
-  const got: string[] = [];
-  for (;;) {
-    const r = await Promise.race([sub.next(), flush().then(() => null)]);
-    if (r === null) {
-      // A next() is pending now; leave it to the subscription's end.
-      return got;
-    }
-    if (r.done) return got;
-    got.push(`${r.value.type} ${r.value.id}`);
-  }
-}
-
-function ids(watcher: Watcher): string[] {
-  return watcher.portfolio.containers().map((c) => c.id).sort();
-}
+import { drain, FAST, ids, setup, take } from "./_watcher_harness.ts";
 
 Deno.test("initial sync: subscribe first, then list; ready and synthetic starts", async () => {
   await using t = setup();
