@@ -10,6 +10,7 @@ export class ChildLines implements AsyncDisposable {
   readonly #stderr: Promise<string>;
   #buffer = "";
   #status: Promise<Deno.CommandStatus> | undefined;
+  #pending: Promise<ReadableStreamReadResult<string>> | undefined;
 
   /** Spawns `command` (its stdout and stderr piped). */
   constructor(command: Deno.Command) {
@@ -19,10 +20,35 @@ export class ChildLines implements AsyncDisposable {
     this.#stderr = new Response(this.#child.stderr).text();
   }
 
-  /** The next line; fails, with what the child printed, when it ended. */
-  async next(): Promise<string> {
+  /**
+   * The next line; fails, with what the child printed, when it ended or
+   * printed no line within `timeoutMs` (default 30 s).
+   */
+  async next(options: { timeoutMs?: number } = {}): Promise<string> {
+    const limit = options.timeoutMs ?? 30_000;
+    const deadline = performance.now() + limit;
     while (!this.#buffer.includes("\n")) {
-      const { value, done } = await this.#reader.read();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((resolve) => {
+        timer = setTimeout(
+          () => resolve("late"),
+          Math.max(0, deadline - performance.now()),
+        );
+      });
+      // A read that lost the race stays pending and gets the next chunk.
+      this.#pending ??= this.#reader.read();
+      const got = await Promise.race([this.#pending, late]).finally(() =>
+        clearTimeout(timer)
+      );
+      if (got === "late") {
+        throw new Error(
+          `no line from the child within ${limit} ms; stdout so far:\n${
+            this.lines.join("\n")
+          }${this.#buffer}`,
+        );
+      }
+      this.#pending = undefined;
+      const { value, done } = got;
       if (done) {
         throw new Error(
           `the child ended; stdout:\n${
