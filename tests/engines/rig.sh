@@ -83,7 +83,7 @@ tool() { # DAEMON PROGRAM
   *) echo "$2" ;;
   esac
 }
-# bookworm's runc must win over anything else (trixie's needs a newer glibc).
+# The PATH a daemon of the host's tree runs with (the sid ones set their own).
 path_of() { # DAEMON
   if [ "$1" = ctrd16 ]; then path16; else path17; fi
 }
