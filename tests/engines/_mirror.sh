@@ -1,4 +1,4 @@
-# Sourced by install.sh and sid.sh: prints the Debian mirror of the system's
+# Sourced through _apt.sh: prints the Debian mirror of the system's
 # own apt sources (never the security archive), read at run time so that no
 # mirror's host name is written into the repository.
 # shellcheck shell=bash

@@ -31,6 +31,7 @@ const NO_TLS_ENV = {
  */
 export class DockerCli implements AsyncDisposable {
   readonly socket: string;
+  readonly #cli: string;
   readonly #runFlags: readonly string[];
   readonly #env: Record<string, string>;
   readonly #made = new Set<string>();
@@ -38,13 +39,18 @@ export class DockerCli implements AsyncDisposable {
   /**
    * `runFlags` go into every `run` and `create` (podman's containers need
    * `--network none` and the rig's cgroup parent; dockerd has them as
-   * daemon options).
+   * daemon options); `cli` is the docker command (default `docker`).
    */
   constructor(
     socket: string,
-    options: { runFlags?: string[]; env?: Record<string, string> } = {},
+    options: {
+      cli?: string;
+      runFlags?: string[];
+      env?: Record<string, string>;
+    } = {},
   ) {
     this.socket = socket;
+    this.#cli = options.cli ?? "docker";
     this.#runFlags = options.runFlags ?? [];
     this.#env = options.env ?? {};
   }
@@ -52,6 +58,7 @@ export class DockerCli implements AsyncDisposable {
   /** The CLI of an engine instance of the rig. */
   static of(engine: EngineInstance): DockerCli {
     return new DockerCli(engine.socket, {
+      cli: engine.docker,
       runFlags: engine.runFlags,
       env: engine.env,
     });
@@ -64,9 +71,10 @@ export class DockerCli implements AsyncDisposable {
     const full = cmd === "run" || cmd === "create"
       ? [cmd, ...this.#runFlags, ...rest]
       : args;
-    const out = (await run("docker", ["-H", `unix://${this.socket}`, ...full], {
-      env: { ...NO_TLS_ENV, ...this.#env },
-    })).trim();
+    const out =
+      (await run(this.#cli, ["-H", `unix://${this.socket}`, ...full], {
+        env: { ...NO_TLS_ENV, ...this.#env },
+      })).trim();
     if (makes) this.made(out);
     return out;
   }

@@ -5,7 +5,8 @@
 # - containerd 1.7 from Debian trixie, downloaded with a private apt state
 #   (same mirror as the system's sources, read at run time) and unpacked
 #   into a private folder;
-# - the busybox test image rootfs tarball.
+# - the busybox test image rootfs tarball;
+# - Debian sid's engines in a root file system of their own (install_sid.sh).
 set -euo pipefail
 
 CACHE=${WW_RIG_CACHE:-/var/cache/whalewatcher-rig}
@@ -52,6 +53,7 @@ if [ ! -s "$ROOTFS" ]; then
   mv "$ROOTFS.tmp" "$ROOTFS"
   rm -rf "$tmp"
 fi
+bash "$(dirname "${BASH_SOURCE[0]}")/install_sid.sh"
 bash "$(dirname "${BASH_SOURCE[0]}")/install_consumers.sh"
 bash "$(dirname "${BASH_SOURCE[0]}")/install_remote.sh"
 log "ok ($CACHE)"

@@ -6,8 +6,9 @@
 #   leftovers.sh check DIR      lists what of the rig that had folder DIR is
 #                               left (snapshot on stdin); exits 1 if anything
 #
-# Looked for: processes of the rig (command line, root or cwd in DIR, or a
-# cgroup below the rig's), mounts under DIR, runc state under the host's
+# Looked for: processes of the rig (command line, root or cwd in DIR, as
+# for the sid engines in their chroot and every container, or a cgroup
+# below the rig's), mounts under DIR (the sid chroot's among them), runc state under the host's
 # /run/containerd/runc and /run/runc (a folder named after the rig or one of
 # its namespaces, a default namespace's folder that was not there before,
 # state of a container of the rig), and cgroups named after the rig or one

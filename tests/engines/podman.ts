@@ -12,7 +12,11 @@ export class PodmanCli extends DockerCli {
     if (engine.kind !== "podman") {
       throw new Error(`${engine.label} is no podman`);
     }
-    super(engine.socket, { runFlags: engine.runFlags, env: engine.env });
+    super(engine.socket, {
+      cli: engine.docker,
+      runFlags: engine.runFlags,
+      env: engine.env,
+    });
     this.engine = engine;
   }
 

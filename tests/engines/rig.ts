@@ -7,6 +7,14 @@
 /** The kinds of engine instance the rig runs. */
 export type EngineKind = "docker" | "podman" | "containerd" | "cri";
 
+/** The engine type whalewatcher reports for each kind (podman: its alias). */
+export const ENGINE_TYPE: Readonly<Record<EngineKind, string>> = {
+  docker: "docker.com",
+  podman: "podman.io",
+  containerd: "containerd.io",
+  cri: "cri",
+};
+
 /** One engine instance of the rig: one line of DIR/engines.jsonl. */
 export interface EngineInstance {
   kind: EngineKind;
@@ -20,8 +28,12 @@ export interface EngineInstance {
   pidFile: string;
   /** Its API socket. */
   socket: string;
-  /** containerd: its `ctr`. */
+  /** containerd: its `ctr` (Debian sid's runs in the rig's sid chroot). */
   ctr?: string;
+  /** docker, podman: the docker CLI for it (`docker`, or sid's in the chroot). */
+  docker?: string;
+  /** docker: the version of the CLI's `docker compose` plugin, where it has one. */
+  compose?: string;
   /** Where runc keeps the state of this engine's containers (of the tests' tasks, for containerd). */
   runcRoot?: string;
   /** containerd: where `ctr` keeps its FIFOs. */
@@ -187,21 +199,30 @@ export function integrationTest(
 /**
  * Registers an integration test once per engine instance of `kind`, named
  * `<kind> <version>: <name>` (the suite's summary counts tests per engine
- * version by that prefix).
+ * version by that prefix). `where` keeps only the instances that have what
+ * the test needs (`what`, for the failure when none has it).
  */
 export function engineTest(
   kind: EngineKind,
   name: string,
   fn: (engine: EngineInstance, rig: Rig) => Promise<void>,
+  options: { where?: (engine: EngineInstance) => boolean; what?: string } = {},
 ): void {
   const r = rig();
   if (!r) {
     register(`${kind}: ${name}`, undefined);
     return;
   }
-  for (const e of r.engines.filter((e) => e.kind === kind)) {
-    register(`${e.label}: ${name}`, () => fn(e, r));
+  const where = options.where ?? (() => true);
+  const chosen = r.engines.filter((e) => e.kind === kind && where(e));
+  if (chosen.length === 0) {
+    Deno.test(`${kind}: ${name}`, () => {
+      throw new Error(
+        `no ${kind} engine of the rig has ${options.what ?? "what it needs"}`,
+      );
+    });
   }
+  for (const e of chosen) register(`${e.label}: ${name}`, () => fn(e, r));
 }
 
 /**
@@ -230,6 +251,20 @@ export function testsOf<T extends AsyncDisposable>(
       await using tool = make(engine);
       await fn(tool, engine, rig);
     });
+}
+
+/**
+ * Whether two paths name the same file (device and inode): a socket found
+ * through a process's root (`/proc/<pid>/root/…`, as discovery reports an
+ * engine in a chroot such as the rig's sid engines) and its path here.
+ */
+export function sameFile(a: string, b: string): boolean {
+  try {
+    const x = Deno.statSync(a), y = Deno.statSync(b);
+    return x.ino !== null && x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
 }
 
 /** A name no other test run uses: `prefix-` and 8 random hex digits. */

@@ -35,11 +35,24 @@ class Lines {
     }
   }
 
-  /** The next line; undefined at the end of the stream. */
-  async next(): Promise<string | undefined> {
+  /**
+   * The next line; undefined at the end of the stream, "late" when none came
+   * before `deadline` (a `performance.now()` time).
+   */
+  async next(deadline = Infinity): Promise<string | undefined | "late"> {
     while (this.#pending.length === 0) {
       if (this.#done) return undefined;
-      await new Promise<void>((resolve) => (this.#wake = resolve));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = await new Promise<boolean>((resolve) => {
+        this.#wake = () => resolve(false);
+        if (deadline !== Infinity) {
+          timer = setTimeout(
+            () => resolve(true),
+            Math.max(0, deadline - performance.now()),
+          );
+        }
+      }).finally(() => clearTimeout(timer));
+      if (late && this.#pending.length === 0 && !this.#done) return "late";
     }
     const line = this.#pending.shift()!;
     this.lines.push(line);
@@ -84,17 +97,33 @@ export class ChildLines implements AsyncDisposable {
     return this.#err.lines;
   }
 
-  /** The next stdout line; fails, with what the child printed, when it ended. */
-  async next(): Promise<string> {
-    const line = await this.#out.next();
-    if (line === undefined) throw await this.#ended();
-    return line;
+  /**
+   * The next stdout line; fails, with what the child printed, when it ended
+   * or printed no line within `timeoutMs` (default 30 s).
+   */
+  next(options: { timeoutMs?: number } = {}): Promise<string> {
+    return this.#nextOf(this.#out, "stdout", options.timeoutMs);
   }
 
-  /** The next stderr line; fails like {@linkcode next} when it ended. */
-  async nextErr(): Promise<string> {
-    const line = await this.#err.next();
+  /** The next stderr line; fails like {@linkcode next}. */
+  nextErr(options: { timeoutMs?: number } = {}): Promise<string> {
+    return this.#nextOf(this.#err, "stderr", options.timeoutMs);
+  }
+
+  async #nextOf(
+    lines: Lines,
+    name: string,
+    timeoutMs = 30_000,
+  ): Promise<string> {
+    const line = await lines.next(performance.now() + timeoutMs);
     if (line === undefined) throw await this.#ended();
+    if (line === "late") {
+      throw new Error(
+        `no ${name} line from the child within ${timeoutMs} ms; so far:\n${
+          lines.lines.join("\n")
+        }`,
+      );
+    }
     return line;
   }
 

@@ -1,14 +1,21 @@
 // Discovery and the fleet against the rig's engines, whose sockets are at
-// non-standard paths: only the process scan can find them.
+// non-standard paths: only the process scan can find them. The sid engines
+// run in a chroot: discovery reaches their sockets through their process's
+// root (`/proc/<pid>/root/…`), so sockets are compared as files.
 import { assert, assertEquals } from "../_assert.ts";
 import "../../mod.ts";
 import "../../docker.ts";
 import { discoverEngines, engineCandidates, Fleet } from "../../mod.ts";
 import { EngineRegistry, engineRegistry } from "../../engineclient/mod.ts";
 import {
+  ENGINE_TYPE,
+  type EngineKind,
   enginePid,
+  engineTest,
   integrationTest,
   primary,
+  sameFile,
+  served,
   startEngine,
   stopEngine,
   uniq,
@@ -19,28 +26,24 @@ import { EventRecorder } from "./_recorder.ts";
 const dockerdPid = () => enginePid(primary("docker"));
 const containerdPid = () => enginePid(primary("containerd"));
 
-integrationTest(
-  "discovery: finds the rig's dockerd, containerd and CRI by process scan, with their PIDs",
-  async (rig) => {
-    const { engines, warnings } = await discoverEngines();
-    assertEquals(warnings, []);
-    const at = (type: string, endpoint: string) =>
-      engines.find((e) => e.type === type && e.endpoint === endpoint);
-    const dockerd = at("docker.com", rig.dockerSocket);
-    assert(dockerd, `dockerd not found in ${JSON.stringify(engines)}`);
-    assertEquals(dockerd.pid, dockerdPid());
-    assertEquals(dockerd.source, "process");
-    const containerd = at("containerd.io", rig.containerdSocket);
-    assert(containerd, "containerd not found");
-    assertEquals(containerd.pid, containerdPid());
-    assertEquals(containerd.source, "process");
-    const cri = at("cri", rig.containerdSocket);
-    assert(cri, "CRI not found on the containerd socket");
-    assertEquals(cri.pid, containerdPid());
-    // No ttrpc or shim sockets were taken for engines.
-    assert(engines.every((e) => !e.endpoint.endsWith(".ttrpc")));
-  },
-);
+for (const kind of Object.keys(ENGINE_TYPE) as EngineKind[]) {
+  engineTest(
+    kind,
+    "discovery: found by the process scan, once, with its PID",
+    async (engine) => {
+      const { engines, warnings } = await discoverEngines();
+      assertEquals(warnings, []);
+      const found = engines.filter((e) =>
+        e.type === ENGINE_TYPE[kind] && sameFile(e.endpoint, engine.socket)
+      );
+      assertEquals(found.length, 1, JSON.stringify(engines));
+      assertEquals(found[0].pid, enginePid(engine));
+      assertEquals(found[0].source, "process");
+      // No ttrpc or shim sockets were taken for engines.
+      assert(engines.every((e) => !e.endpoint.endsWith(".ttrpc")));
+    },
+  );
+}
 
 integrationTest(
   "discovery: a types filter keeps only engines of those types",
@@ -129,29 +132,31 @@ integrationTest(
   },
 );
 
-integrationTest(
+engineTest(
+  "docker",
   "fleet: watches every engine; a stopped engine is dropped with exited events and picked up again when it returns",
-  async (rig) => {
-    const dockerd = primary("docker");
+  async (dockerd) => {
     await using cli = DockerCli.of(dockerd);
     const id = await cli.run({ name: uniq("fleet") });
+    const containerd = served("containerd", dockerd.containerd!);
     await using fleet = new Fleet({ probeTimeoutMs: 1000 });
     await fleet.ready;
     const types = fleet.engines().filter((e) =>
-      e.engine.api === rig.dockerSocket ||
-      e.engine.api === rig.containerdSocket
+      sameFile(e.engine.api, dockerd.socket) ||
+      sameFile(e.engine.api, containerd.socket)
     ).map((e) => e.engine.type).sort();
     assertEquals(types, ["containerd.io", "cri", "docker.com"]);
     const mine = fleet.containers().find((c) => c.container.id === id);
     assert(mine, "docker container missing from the fleet");
     assertEquals(mine.engine.type, "docker.com");
-    assertEquals(mine.engine.pid, dockerdPid());
+    const pid = enginePid(dockerd);
+    assertEquals(mine.engine.pid, pid);
 
     await using rec = new EventRecorder(fleet);
     try {
       await stopEngine(dockerd);
       await fleet.rediscover();
-      assert(!fleet.engines().some((e) => e.engine.api === rig.dockerSocket));
+      assert(!fleet.engines().some((e) => e.engine.pid === pid));
       await rec.waitFor([id], 1);
       await startEngine(dockerd);
       await fleet.rediscover();

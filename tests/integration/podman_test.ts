@@ -89,6 +89,10 @@ podmanTest(
     for (const x of [id, k, r]) {
       assertEquals(watcher.portfolio.container(x), undefined);
     }
+    // podman's other actions (create, init, cleanup, remove; podman 5's
+    // sync) never reach the adaptor: the engine filters them out.
+    assert(watcher.engine.stats!.events > 0);
+    assertEquals(watcher.engine.stats!.skippedEvents, 0);
   },
 );
 
