@@ -286,6 +286,38 @@ export function checkToken(token: string, source: string): string {
   return token;
 }
 
+// The bearer token: --token, else the environment's; checked.
+function tokenOf(
+  flag: string | undefined,
+  tokenEnv: string | undefined,
+): string | undefined {
+  if (flag !== undefined) return checkToken(flag, "--token");
+  return tokenEnv ? checkToken(tokenEnv, TOKEN_ENV) : undefined;
+}
+
+// The agent's numeric flags, each checked against its range.
+function serveLimits(
+  str: (name: string) => string | undefined,
+): Pick<
+  ServeArgs,
+  | "maxClients"
+  | "bufferSize"
+  | "clientQueueSize"
+  | "heartbeatMs"
+  | "rediscoverMs"
+> {
+  const D = SERVE_DEFAULTS;
+  const n = (flag: string, fallback: number, min: number, max: number) =>
+    integer(str(flag), `--${flag}`, fallback, { min, max });
+  return {
+    maxClients: n("max-clients", D.maxClients, 1, 100_000),
+    bufferSize: n("buffer", D.bufferSize, 0, 10_000_000),
+    clientQueueSize: n("client-queue", D.clientQueueSize, 1, 1_000_000),
+    heartbeatMs: 1000 * n("heartbeat", D.heartbeatSeconds, 1, 3600),
+    rediscoverMs: 1000 * n("rediscover", D.rediscoverSeconds, 1, 3600),
+  };
+}
+
 /**
  * Parses the command line of `deno task serve`; throws
  * {@linkcode UsageError} for bad flags. `tokenEnv` is the value of
@@ -308,49 +340,11 @@ export function parseServeArgs(
   const str = (name: string) => v[name] as string | undefined;
   const listenText = str("listen") ?? SERVE_DEFAULTS.listen;
   const listen = parseListen(listenText);
-  const token = str("token") !== undefined
-    ? checkToken(str("token")!, "--token")
-    : env.tokenEnv
-    ? checkToken(env.tokenEnv, TOKEN_ENV)
-    : undefined;
+  const token = tokenOf(str("token"), env.tokenEnv);
   if (!discovery.help && !token && !isLocalAddress(listen)) {
     throw new UsageError(
-      `--listen "${
-        str("listen")
-      }" is reachable from other machines: give a token (--token, or env ${TOKEN_ENV}), or listen on 127.0.0.1 or a unix socket`,
+      `--listen "${listenText}" is reachable from other machines: give a token (--token, or env ${TOKEN_ENV}), or listen on 127.0.0.1 or a unix socket`,
     );
   }
-  const D = SERVE_DEFAULTS;
-  return {
-    ...discovery,
-    listen,
-    listenText,
-    token,
-    maxClients: integer(str("max-clients"), "--max-clients", D.maxClients, {
-      min: 1,
-      max: 100_000,
-    }),
-    bufferSize: integer(str("buffer"), "--buffer", D.bufferSize, {
-      min: 0,
-      max: 10_000_000,
-    }),
-    clientQueueSize: integer(
-      str("client-queue"),
-      "--client-queue",
-      D.clientQueueSize,
-      { min: 1, max: 1_000_000 },
-    ),
-    heartbeatMs: 1000 * integer(
-      str("heartbeat"),
-      "--heartbeat",
-      D.heartbeatSeconds,
-      { min: 1, max: 3600 },
-    ),
-    rediscoverMs: 1000 * integer(
-      str("rediscover"),
-      "--rediscover",
-      D.rediscoverSeconds,
-      { min: 1, max: 3600 },
-    ),
-  };
+  return { ...discovery, listen, listenText, token, ...serveLimits(str) };
 }

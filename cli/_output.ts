@@ -58,7 +58,18 @@ function shortId(id: string): string {
   return /^[0-9a-f]{64}$/.test(id) ? id.slice(0, 12) : id;
 }
 
-function containerFields(c: Container) {
+/** A container in JSON output: the CLI's lines and the agent's documents. */
+export interface ContainerDoc {
+  id: string;
+  name: string;
+  pid: number;
+  project: string;
+  paused: boolean;
+  labels: Readonly<Record<string, string>>;
+}
+
+/** The JSON fields of a container (CLI lines, agent documents). */
+export function containerDoc(c: Container): ContainerDoc {
   return {
     id: c.id,
     name: c.name,
@@ -97,7 +108,7 @@ export class Output {
           engine: engine.type,
           api: engine.api,
           engineId: engine.id,
-          ...containerFields(c),
+          ...containerDoc(c),
         }));
       }
       this.#out(JSON.stringify({
@@ -163,7 +174,7 @@ export class Output {
         api: engine.api,
         engineId: engine.id,
         time,
-        ...containerFields(container),
+        ...containerDoc(container),
       }));
       return;
     }

@@ -1,18 +1,8 @@
 // The JSON shapes the agent serves (internal): a container with the CLI's
 // fields, an engine, the snapshot document of /containers and of the
 // `snapshot` SSE event, and the data of each SSE event.
-import type { Container } from "../engineclient/mod.ts";
+import { type ContainerDoc, containerDoc } from "../cli/_output.ts";
 import type { EngineRef, FleetEngineEvent, FleetEvent } from "../mod.ts";
-
-/** A container as served: the CLI's JSON fields. */
-export interface ContainerDoc {
-  id: string;
-  name: string;
-  pid: number;
-  project: string;
-  paused: boolean;
-  labels: Readonly<Record<string, string>>;
-}
 
 /** An engine as served in snapshots. */
 export interface EngineDoc {
@@ -32,18 +22,6 @@ export interface SnapshotDoc {
   /** The ID of the last event this snapshot includes. */
   lastEventId: string;
   engines: EngineDoc[];
-}
-
-/** The CLI's JSON fields of a container. */
-export function containerDoc(c: Container): ContainerDoc {
-  return {
-    id: c.id,
-    name: c.name,
-    pid: c.pid,
-    project: c.project,
-    paused: c.paused,
-    labels: c.labels,
-  };
 }
 
 /** An engine reference as events carry it. */

@@ -10,9 +10,8 @@ import type {
   WatcherState,
 } from "../mod.ts";
 import type { LabelFilter } from "../cli/_args.ts";
-import { matchesFilters } from "../cli/_output.ts";
+import { containerDoc, matchesFilters } from "../cli/_output.ts";
 import {
-  containerDoc,
   type EngineDoc,
   errorMessage,
   type SnapshotDoc,

@@ -49,6 +49,52 @@ function connectionSpec(c: PodmanConnection): EndpointSpec<DockerOptions> {
   };
 }
 
+// The docker contexts wanted: the current one (unless the default) without
+// names; the named ones, or every one for "all".
+async function contextSpecs(
+  options: ConfiguredEndpointsOptions,
+  found: Set<string>,
+): Promise<EndpointSpec<DockerOptions>[]> {
+  const { env, names, warnings } = options;
+  let wanted = names?.includes(ALL) ? undefined : names;
+  let current: string | undefined;
+  if (!names) {
+    current = await currentDockerContext(env);
+    if (current === DEFAULT_DOCKER_CONTEXT) return [];
+    wanted = [current];
+  }
+  const { contexts } = await readDockerContexts({ env, names: wanted });
+  if (current && !contexts.length) {
+    warnings.push(
+      `the current docker context "${current}" is not in ${
+        dockerConfigDir(env)
+      }/contexts`,
+    );
+  }
+  for (const c of contexts) found.add(c.name);
+  return contexts.map(contextSpec);
+}
+
+// podman's connections wanted: CONTAINER_HOST or the default connection
+// without names; the named ones, or every one for "all".
+async function connectionSpecs(
+  options: ConfiguredEndpointsOptions,
+  found: Set<string>,
+): Promise<EndpointSpec<DockerOptions>[]> {
+  const { env, names } = options;
+  const { connections } = await readPodmanConnections({ env });
+  if (!names) {
+    const host = env("CONTAINER_HOST");
+    if (host) return [{ endpoint: host, name: "CONTAINER_HOST" }];
+    const chosen = connections.find((c) => c.default);
+    return chosen ? [connectionSpec(chosen)] : [];
+  }
+  const all = names.includes(ALL);
+  const chosen = connections.filter((c) => all || names.includes(c.name));
+  for (const c of chosen) found.add(c.name);
+  return chosen.map(connectionSpec);
+}
+
 /**
  * Without names: the current docker context (unless it is the default one,
  * which DOCKER_HOST and the well-known sockets cover) and podman's default
@@ -59,57 +105,20 @@ export async function configuredDockerEndpoints(
   options: ConfiguredEndpointsOptions,
 ): Promise<EndpointSpec<DockerOptions>[]> {
   const { env, names, warnings } = options;
-  const all = names?.includes(ALL) ?? false;
   const specs: EndpointSpec<DockerOptions>[] = [];
   const found = new Set<string>();
-
   const dockerDir = dockerConfigDir(env);
   try {
-    let wanted = all ? undefined : names;
-    if (!names) {
-      const current = await currentDockerContext(env);
-      wanted = current === DEFAULT_DOCKER_CONTEXT ? [] : [current];
-      if (wanted.length) {
-        const { contexts } = await readDockerContexts({ env, names: wanted });
-        if (!contexts.length) {
-          warnings.push(
-            `the current docker context "${current}" is not in ${dockerDir}/contexts`,
-          );
-        }
-      }
-    }
-    if (!wanted || wanted.length) {
-      const { contexts } = await readDockerContexts({ env, names: wanted });
-      for (const c of contexts) {
-        found.add(c.name);
-        specs.push(contextSpec(c));
-      }
-    }
+    specs.push(...await contextSpecs(options, found));
   } catch (err) {
     warnings.push(unreadable("docker contexts", dockerDir, err));
   }
-
   const podmanDir = podmanConfigDir(env);
   try {
-    const { connections } = await readPodmanConnections({ env });
-    if (!names) {
-      const host = env("CONTAINER_HOST");
-      const chosen = connections.find((c) => c.default);
-      if (host) {
-        specs.push({ endpoint: host, name: "CONTAINER_HOST" });
-      } else if (chosen) specs.push(connectionSpec(chosen));
-    } else {
-      for (const c of connections) {
-        if (all || names.includes(c.name)) {
-          found.add(c.name);
-          specs.push(connectionSpec(c));
-        }
-      }
-    }
+    specs.push(...await connectionSpecs(options, found));
   } catch (err) {
     warnings.push(unreadable("podman connections", podmanDir, err));
   }
-
   for (const name of names ?? []) {
     if (name === ALL || found.has(name)) continue;
     warnings.push(

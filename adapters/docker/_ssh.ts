@@ -80,125 +80,146 @@ function readFile(
   }
 }
 
-/**
- * Checks permissions and loads keys and known hosts for `ep`; throws the
- * contract's typed errors: `EnginePermissionError` for a missing Deno
- * permission (net to the host, read of a file, the agent socket),
- * `EngineAuthError` for a key file that cannot be used.
- */
-export function prepareSsh(
-  ep: DockerEndpoint,
-  options: DockerSshOptions,
-  engine: string,
-): SshSetup {
-  const host = ep.host!;
-  const port = ep.port ?? 22;
+// What one endpoint's setup works with: the endpoint, the engine type for
+// errors, the options, and the credentials tried so far (for the error of
+// a refused login).
+interface SshContext {
+  ep: DockerEndpoint;
+  engine: string;
+  options: DockerSshOptions;
+  home: string | undefined;
+  tried: string[];
+}
+
+function checkNetPermission(ctx: SshContext, port: number): void {
+  const host = ctx.ep.host!;
   const hostPort = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
   if (!granted({ name: "net", host: hostPort })) {
-    throw new EnginePermissionError(ep.api, {
-      engine,
+    throw new EnginePermissionError(ctx.ep.api, {
+      engine: ctx.engine,
       deno: true,
       advice: `grant --allow-net=${hostPort}`,
     });
   }
-  const home = envValue("HOME");
-  const sshOptions: Record<string, unknown> = {
-    readyTimeout: options.readyTimeoutMs ?? 10_000,
-  };
-  const tried: string[] = [];
+}
 
-  const agent = options.agent === false
+// The agent's socket, when there is one Deno may use.
+function agentSocket(ctx: SshContext): string | undefined {
+  const agent = ctx.options.agent === false
     ? undefined
-    : options.agent ?? envValue("SSH_AUTH_SOCK");
-  if (agent) {
-    // Without Deno's permission for the agent's socket, ssh2's agent code
-    // would throw outside any promise: skip the agent, and say so if the
-    // host refuses the other keys.
-    if (
-      granted({ name: "read", path: agent }) &&
-      granted({ name: "write", path: agent })
-    ) {
-      sshOptions.agent = agent;
-      tried.push(`the agent's keys (${agent})`);
-    } else {
-      tried.push(
-        `not the agent: Deno may not use its socket ${agent} (grant --allow-read=${agent} --allow-write=${agent})`,
-      );
-    }
+    : ctx.options.agent ?? envValue("SSH_AUTH_SOCK");
+  if (!agent) return undefined;
+  // Without Deno's permission for the agent's socket, ssh2's agent code
+  // would throw outside any promise: skip the agent, and say so if the
+  // host refuses the other keys.
+  if (
+    granted({ name: "read", path: agent }) &&
+    granted({ name: "write", path: agent })
+  ) {
+    ctx.tried.push(`the agent's keys (${agent})`);
+    return agent;
   }
+  ctx.tried.push(
+    `not the agent: Deno may not use its socket ${agent} (grant --allow-read=${agent} --allow-write=${agent})`,
+  );
+  return undefined;
+}
 
-  let keyText: string | undefined;
-  let keyFile = options.identityFile;
+// The private key to offer: given, from the key file, or (without an
+// agent) OpenSSH's default identities; checked that it can be used.
+function privateKey(
+  ctx: SshContext,
+  hasAgent: boolean,
+): { text: string; file?: string } | undefined {
+  const { ep, engine, options } = ctx;
+  let text: string | undefined;
+  let file = options.identityFile;
   if (options.privateKey) {
-    keyText = options.privateKey;
-    tried.push("the given private key");
-  } else if (keyFile) {
-    keyText = readFile(keyFile, "SSH key file", ep, engine);
-    if (keyText === undefined) {
+    text = options.privateKey;
+    ctx.tried.push("the given private key");
+  } else if (file) {
+    text = readFile(file, "SSH key file", ep, engine);
+    if (text === undefined) {
       throw new EngineAuthError(ep.api, {
         engine,
-        detail: `no SSH key file "${keyFile}"`,
+        detail: `no SSH key file "${file}"`,
       });
     }
-  } else if (!sshOptions.agent && home) {
+  } else if (!hasAgent && ctx.home) {
     for (const name of DEFAULT_IDENTITIES) {
-      const path = `${home}/.ssh/${name}`;
-      keyText = readFile(path, "SSH key file", ep, engine);
-      if (keyText !== undefined) {
-        keyFile = path;
+      const path = `${ctx.home}/.ssh/${name}`;
+      text = readFile(path, "SSH key file", ep, engine);
+      if (text !== undefined) {
+        file = path;
         break;
       }
     }
   }
-  if (keyText !== undefined) {
-    const parsed = ssh2.utils.parseKey(keyText, options.passphrase);
-    if (parsed instanceof Error) {
-      throw new EngineAuthError(ep.api, {
-        engine,
-        cause: parsed,
-        detail: `cannot use the SSH key${keyFile ? ` "${keyFile}"` : ""}: ${
-          parsed.message.replace(/^./, (c) => c.toLowerCase())
-        }`,
-      });
-    }
-    sshOptions.privateKey = keyText;
-    if (options.passphrase) sshOptions.passphrase = options.passphrase;
-    if (keyFile) tried.push(`the key file ${keyFile}`);
+  if (text === undefined) return undefined;
+  const parsed = ssh2.utils.parseKey(text, options.passphrase);
+  if (parsed instanceof Error) {
+    throw new EngineAuthError(ep.api, {
+      engine,
+      cause: parsed,
+      detail: `cannot use the SSH key${file ? ` "${file}"` : ""}: ${
+        parsed.message.replace(/^./, (c) => c.toLowerCase())
+      }`,
+    });
   }
+  if (file) ctx.tried.push(`the key file ${file}`);
+  return { text, file };
+}
 
-  const name = knownHostName(host, port);
-  let hostKeyFailure: EngineHostKeyError | undefined;
-  if (options.hostKeyCheck !== false) {
-    const knownHosts = options.knownHosts ??
-      (home ? `${home}/.ssh/known_hosts` : undefined);
-    const text = knownHosts
-      ? readFile(knownHosts, "known_hosts file", ep, engine) ?? ""
-      : "";
-    const known: KnownKey[] = knownKeys(text, name);
-    sshOptions.algorithms = {
+// Host key checking against the known_hosts file: ssh2's algorithms and
+// verifier, and the typed error of the last refused key.
+function hostKeyCheck(ctx: SshContext, name: string): {
+  algorithms: Record<string, unknown>;
+  hostVerifier: (key: Uint8Array) => boolean;
+  failure: () => EngineHostKeyError | undefined;
+} {
+  const { ep, engine, options } = ctx;
+  const knownHosts = options.knownHosts ??
+    (ctx.home ? `${ctx.home}/.ssh/known_hosts` : undefined);
+  const text = knownHosts
+    ? readFile(knownHosts, "known_hosts file", ep, engine) ?? ""
+    : "";
+  const known: KnownKey[] = knownKeys(text, name);
+  let failure: EngineHostKeyError | undefined;
+  const hostVerifier = (key: Uint8Array) => {
+    const verdict = checkHostKey(known, key);
+    if (verdict.ok) return true;
+    failure = new EngineHostKeyError(ep.api, {
+      engine,
+      reason: verdict.reason,
+      host: name,
+      knownHosts: knownHosts ?? "~/.ssh/known_hosts (no HOME)",
+      fingerprint: fingerprint(key),
+      keyType: keyTypeOf(key),
+      detail: verdict.detail,
+    });
+    return false;
+  };
+  return {
+    algorithms: {
       serverHostKey: preferredHostKeyAlgorithms(known, HOST_KEY_ALGORITHMS),
-    };
-    sshOptions.hostVerifier = (key: Uint8Array) => {
-      const verdict = checkHostKey(known, key);
-      if (verdict.ok) return true;
-      hostKeyFailure = new EngineHostKeyError(ep.api, {
-        engine,
-        reason: verdict.reason,
-        host: name,
-        knownHosts: knownHosts ?? "~/.ssh/known_hosts (no HOME)",
-        fingerprint: fingerprint(key),
-        keyType: keyTypeOf(key),
-        detail: verdict.detail,
-      });
-      return false;
-    };
-  }
+    },
+    hostVerifier,
+    failure: () => failure,
+  };
+}
 
-  const classify = (error: unknown): EngineError | undefined => {
+// The typed error of a failed SSH connection.
+function classifier(
+  ctx: SshContext,
+  name: string,
+  hostKeyFailure: () => EngineHostKeyError | undefined,
+): (error: unknown) => EngineError | undefined {
+  const { ep, engine, options, tried } = ctx;
+  return (error) => {
     const text = String((error as Error)?.message ?? error);
     const level = (error as { level?: string })?.level;
     if (/Host denied/.test(text)) {
-      return hostKeyFailure ?? new EngineHostKeyError(ep.api, {
+      return hostKeyFailure() ?? new EngineHostKeyError(ep.api, {
         engine,
         reason: "unknown-host",
         host: name,
@@ -222,7 +243,47 @@ export function prepareSsh(
     }
     return connectFailure(ep.api, error, { engine });
   };
-  return { sshOptions, classify };
+}
+
+/**
+ * Checks permissions and loads keys and known hosts for `ep`; throws the
+ * contract's typed errors: `EnginePermissionError` for a missing Deno
+ * permission (net to the host, read of a file, the agent socket),
+ * `EngineAuthError` for a key file that cannot be used.
+ */
+export function prepareSsh(
+  ep: DockerEndpoint,
+  options: DockerSshOptions,
+  engine: string,
+): SshSetup {
+  const port = ep.port ?? 22;
+  const ctx: SshContext = {
+    ep,
+    engine,
+    options,
+    home: envValue("HOME"),
+    tried: [],
+  };
+  checkNetPermission(ctx, port);
+  const sshOptions: Record<string, unknown> = {
+    readyTimeout: options.readyTimeoutMs ?? 10_000,
+  };
+  const agent = agentSocket(ctx);
+  if (agent) sshOptions.agent = agent;
+  const key = privateKey(ctx, agent !== undefined);
+  if (key) {
+    sshOptions.privateKey = key.text;
+    if (options.passphrase) sshOptions.passphrase = options.passphrase;
+  }
+  const name = knownHostName(ep.host!, port);
+  let hostKeyFailure = (): EngineHostKeyError | undefined => undefined;
+  if (options.hostKeyCheck !== false) {
+    const check = hostKeyCheck(ctx, name);
+    sshOptions.algorithms = check.algorithms;
+    sshOptions.hostVerifier = check.hostVerifier;
+    hostKeyFailure = check.failure;
+  }
+  return { sshOptions, classify: classifier(ctx, name, hostKeyFailure) };
 }
 
 /** ssh2's options for one connection to `ep`. */

@@ -147,62 +147,77 @@ export async function pingDocker(
     };
     signal.addEventListener("abort", onAbort, { once: true });
     req.on("response", (res) => {
-      const apiVersion = res.headers["api-version"];
-      const podman = res.headers["libpod-api-version"];
-      if (res.statusCode !== 200 || (!apiVersion && !podman)) {
-        // A TLS server answers a plain-HTTP client with a 400 that says so.
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          if (body.length < 512) body += chunk;
-        });
-        res.on("end", () => {
-          done();
-          const tls = res.statusCode === 400
-            ? tlsFailure(ep.api, new Error(body.trim()), { engine })
-            : undefined;
-          if (tls) reject(tls);
-          else resolve(null);
-        });
-        res.on("error", () => {
-          done();
-          resolve(null);
-        });
-        return;
-      }
-      res.resume();
-      done();
-      resolve({
-        apiVersion: String(apiVersion ?? ""),
-        ...(podman ? { podmanVersion: String(podman) } : {}),
-      });
+      readPing(res, ep, engine).then(resolve, reject).finally(done);
     });
     req.on("error", (err: Error & { code?: string }) => {
       done();
       if (signal.aborted) return;
-      const typed = ssh
-        ? ssh.classify(err)
-        : connectFailure(ep.api, err, { engine });
-      if (typed) return reject(typed);
-      // Refused: nobody listens (yet); the engine may be restarting. Over
-      // SSH, a failure after the login is the remote side's (dockerd down,
-      // forwarding refused): not a verdict on what answers either.
-      if (
-        /^(ECONNREFUSED|ETIMEDOUT)$/.test(err.code ?? "") ||
-        ep.protocol === "ssh"
-      ) {
-        return reject(
-          new Error(`cannot connect to "${ep.api}": ${err.message}`, {
-            cause: err,
-          }),
-        );
-      }
-      // Reached, but what answered is not HTTP/1 Docker: it broke the
-      // connection or answered garbage (gRPC, another protocol).
-      resolve(null);
+      const failure = pingFailure(err, ep, engine, ssh);
+      if (failure) reject(failure);
+      else resolve(null);
     });
     req.end();
   });
+}
+
+// A 200 with an API version header is a Docker API; any other answer is
+// not, except a TLS server's 400 to a plain-HTTP client, which says so.
+function readPing(
+  res: http.IncomingMessage,
+  ep: DockerEndpoint,
+  engine: string,
+): Promise<Ping | null> {
+  const apiVersion = res.headers["api-version"];
+  const podman = res.headers["libpod-api-version"];
+  if (res.statusCode === 200 && (apiVersion || podman)) {
+    res.resume();
+    return Promise.resolve({
+      apiVersion: String(apiVersion ?? ""),
+      ...(podman ? { podmanVersion: String(podman) } : {}),
+    });
+  }
+  return new Promise((resolve, reject) => {
+    let body = "";
+    res.setEncoding("utf8");
+    res.on("data", (chunk: string) => {
+      if (body.length < 512) body += chunk;
+    });
+    res.on("end", () => {
+      const tls = res.statusCode === 400
+        ? tlsFailure(ep.api, new Error(body.trim()), { engine })
+        : undefined;
+      if (tls) reject(tls);
+      else resolve(null);
+    });
+    res.on("error", () => resolve(null));
+  });
+}
+
+// What a failed ping means: a typed error, an error worth retrying, or
+// (null) something that is not HTTP/1 Docker answered.
+function pingFailure(
+  err: Error & { code?: string },
+  ep: DockerEndpoint,
+  engine: string,
+  ssh: SshSetup | undefined,
+): Error | null {
+  const typed = ssh
+    ? ssh.classify(err)
+    : connectFailure(ep.api, err, { engine });
+  if (typed) return typed;
+  // Refused: nobody listens (yet); the engine may be restarting. Over SSH,
+  // a failure after the login is the remote side's (dockerd down,
+  // forwarding refused): not a verdict on what answers either.
+  if (
+    /^(ECONNREFUSED|ETIMEDOUT)$/.test(err.code ?? "") || ep.protocol === "ssh"
+  ) {
+    return new Error(`cannot connect to "${ep.api}": ${err.message}`, {
+      cause: err,
+    });
+  }
+  // Reached, but what answered is not HTTP/1 Docker: it broke the
+  // connection or answered garbage (gRPC, another protocol).
+  return null;
 }
 
 /**
