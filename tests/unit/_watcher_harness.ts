@@ -5,6 +5,7 @@ import {
   type WatcherEvent,
   type WatcherOptions,
 } from "../../watcher/mod.ts";
+import { assert } from "../_assert.ts";
 import { FakeEngine, flush } from "./_fake_engine.ts";
 
 /** Fast backoff for tests. */
@@ -69,6 +70,29 @@ export async function drain(sub: Sub): Promise<string[]> {
 /** The portfolio's IDs, sorted. */
 export function ids(watcher: Watcher): string[] {
   return watcher.portfolio.containers().map((c) => c.id).sort();
+}
+
+/**
+ * Checks a subscriber's "type id" lines as a lifecycle: no started twice,
+ * no exit or pause of a container not started. Returns the IDs alive in the
+ * subscriber's view, sorted.
+ */
+export function checkLifecycle(lines: string[]): { alive: string[] } {
+  const seen = new Map<string, boolean>();
+  for (const line of lines) {
+    const [type, id] = line.split(" ");
+    if (type === "started") {
+      assert(!seen.get(id), `started twice: ${id}`);
+      seen.set(id, true);
+    } else if (type === "exited") {
+      assert(seen.get(id), `exited without started: ${id}`);
+      seen.set(id, false);
+    } else {
+      assert(seen.get(id), `${type} of a container not started: ${id}`);
+    }
+  }
+  const alive = [...seen].filter(([, a]) => a).map(([id]) => id).sort();
+  return { alive };
 }
 
 /** Everything a subscription delivers, as "type id" lines, read as it comes. */

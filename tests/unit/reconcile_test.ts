@@ -11,7 +11,13 @@ import {
   SummarizingFakeEngine,
   type SummarizingFakeEngineOptions,
 } from "./_fake_engine.ts";
-import { FAST, ids, Recorded, setup } from "./_watcher_harness.ts";
+import {
+  checkLifecycle,
+  FAST,
+  ids,
+  Recorded,
+  setup,
+} from "./_watcher_harness.ts";
 
 // A pass starts 1 ms after the previous one: each test answers the passes
 // it wants to script, one at a time.
@@ -268,21 +274,8 @@ Deno.test("random script with lost events: cheap passes heal the portfolio and e
     // Two full passes after the last change.
     const syncs = t.watcher.syncCount;
     while (t.watcher.syncCount < syncs + 2) await flush();
-    const seen = new Map<string, boolean>();
-    for (const line of await sub.rest()) {
-      const [type, id] = line.split(" ");
-      if (type === "started") {
-        assert(!seen.get(id), `started twice: ${id}`);
-        seen.set(id, true);
-      } else if (type === "exited") {
-        assert(seen.get(id), `exited without started: ${id}`);
-        seen.set(id, false);
-      } else {
-        assert(seen.get(id), `${type} of a container not started: ${id}`);
-      }
-    }
-    const aliveSeen = [...seen].filter(([, a]) => a).map(([id]) => id).sort();
-    assertEquals(aliveSeen, ids(t.watcher));
+    const { alive } = checkLifecycle(await sub.rest());
+    assertEquals(alive, ids(t.watcher));
     assertEquals(ids(t.watcher), [...engine.truth.keys()].sort());
     for (const c of t.watcher.portfolio.containers()) {
       const truth = engine.truth.get(c.id)!;

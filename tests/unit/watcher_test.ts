@@ -15,7 +15,14 @@ import {
   type WatcherEvent,
 } from "../../watcher/mod.ts";
 import { FakeEngine, flush } from "./_fake_engine.ts";
-import { drain, FAST, ids, setup, take } from "./_watcher_harness.ts";
+import {
+  checkLifecycle,
+  drain,
+  FAST,
+  ids,
+  setup,
+  take,
+} from "./_watcher_harness.ts";
 
 Deno.test("initial sync: subscribe first, then list; ready and synthetic starts", async () => {
   await using t = setup();
@@ -565,24 +572,8 @@ Deno.test("random script: every started is followed by exited or the container i
   }
   await flush();
   await flush();
-  const seen = new Map<string, boolean>(); // alive per subscriber's view
-  const paused = new Map<string, boolean>();
-  const got = await drain(sub);
-  for (const line of got) {
-    const [type, id] = line.split(" ");
-    if (type === "started") {
-      assert(!seen.get(id), `started twice: ${id}`);
-      seen.set(id, true);
-    } else if (type === "exited") {
-      assert(seen.get(id), `exited without started: ${id}`);
-      seen.set(id, false);
-    } else {
-      assert(seen.get(id), `${type} of a container not started: ${id}`);
-      paused.set(id, type === "paused");
-    }
-  }
-  const aliveSeen = [...seen].filter(([, a]) => a).map(([id]) => id).sort();
-  assertEquals(aliveSeen, ids(t.watcher));
+  const { alive } = checkLifecycle(await drain(sub));
+  assertEquals(alive, ids(t.watcher));
   assertEquals(ids(t.watcher), [...t.engine.truth.keys()].sort());
   for (const c of t.watcher.portfolio.containers()) {
     assertEquals(c.paused, t.engine.truth.get(c.id)!.paused, c.id);
