@@ -18,7 +18,10 @@
 //
 //   source <rig dir>/env
 //   deno run -A tests/bench/burst_bench.ts [--engine docker|containerd|cri]
-//     [--containers 300] [--rounds 3]
+//     [--containers 300] [--rounds 3] [--daemon NAME]
+//
+// --daemon picks the rig's daemon serving the engine (`sid-dockerd`,
+// `sid-ctrd`: today's engines); default: the first of each kind.
 import { parseArgs } from "node:util";
 import type { ContainerEvent, EngineClient } from "../../engineclient/mod.ts";
 import { DockerClient } from "../../docker.ts";
@@ -28,9 +31,23 @@ import { Watcher, type WatcherEvent } from "../../watcher/mod.ts";
 import { mapPool } from "../../engineclient/_async.ts";
 import { Ctr } from "../engines/containerd.ts";
 import { CriTestClient } from "../engines/cri_client.ts";
-import { primary, type Rig, rig } from "../engines/rig.ts";
+import {
+  type EngineInstance,
+  type EngineKind,
+  primary,
+  type Rig,
+  rig,
+  served,
+} from "../engines/rig.ts";
 import { DockerFleet } from "./_docker_fleet.ts";
 import { JsonChild, median, percentile, within } from "./_scale.ts";
+
+// The daemon given with --daemon, if any.
+let daemon: string | undefined;
+
+function target(kind: EngineKind): EngineInstance {
+  return daemon ? served(kind, daemon) : primary(kind);
+}
 
 const DRIVER = new URL("./_burst_driver.ts", import.meta.url).pathname;
 const PODS = 30;
@@ -134,7 +151,7 @@ class Checked {
 }
 
 async function dockerSetup(r: Rig, n: number): Promise<Setup> {
-  const fleet = new DockerFleet(r.dockerSocket, r.image);
+  const fleet = new DockerFleet(target("docker").socket, r.image);
   const ids = await fleet.create(n);
   return {
     ids,
@@ -145,7 +162,7 @@ async function dockerSetup(r: Rig, n: number): Promise<Setup> {
 }
 
 async function containerdSetup(_r: Rig, n: number): Promise<Setup> {
-  const ctr = new Ctr(primary("containerd"));
+  const ctr = new Ctr(target("containerd"));
   const ns = await ctr.namespace("burst");
   const run = crypto.randomUUID().slice(0, 6);
   const bare = Array.from({ length: n }, (_, i) => `b${run}-${i}`);
@@ -160,7 +177,7 @@ async function containerdSetup(_r: Rig, n: number): Promise<Setup> {
 }
 
 async function criSetup(_r: Rig, n: number): Promise<Setup> {
-  const cri = CriTestClient.of(primary("cri"));
+  const cri = CriTestClient.of(target("cri"));
   const pods = await mapPool(
     Array.from({ length: PODS }, (_, i) => i),
     (i) => cri.runPod(`burst-${i}`, { namespace: "burst" }),
@@ -182,23 +199,23 @@ async function criSetup(_r: Rig, n: number): Promise<Setup> {
 const ENGINES = {
   docker: {
     setup: dockerSetup,
-    socket: () => primary("docker").socket,
-    client: (): EngineClient => new DockerClient(primary("docker").socket),
-    raw: (): EngineClient => new DockerClient(primary("docker").socket),
+    socket: () => target("docker").socket,
+    client: (): EngineClient => new DockerClient(target("docker").socket),
+    raw: (): EngineClient => new DockerClient(target("docker").socket),
   },
   containerd: {
     setup: containerdSetup,
-    socket: () => primary("containerd").socket,
+    socket: () => target("containerd").socket,
     client: (): EngineClient =>
-      new ContainerdClient(primary("containerd").socket),
-    raw: (): EngineClient => new ContainerdClient(primary("containerd").socket),
+      new ContainerdClient(target("containerd").socket),
+    raw: (): EngineClient => new ContainerdClient(target("containerd").socket),
   },
   cri: {
     setup: criSetup,
-    socket: () => primary("cri").socket,
-    client: (): EngineClient => new CriClient(primary("cri").socket),
+    socket: () => target("cri").socket,
+    client: (): EngineClient => new CriClient(target("cri").socket),
     raw: (): EngineClient =>
-      new ContainerdClient(primary("cri").socket, { ignoredNamespaces: [] }),
+      new ContainerdClient(target("cri").socket, { ignoredNamespaces: [] }),
   },
 };
 
@@ -348,8 +365,10 @@ async function main() {
       engine: { type: "string", multiple: true },
       containers: { type: "string", default: "300" },
       rounds: { type: "string", default: "3" },
+      daemon: { type: "string" },
     },
   });
+  daemon = values.daemon;
   const r = rig();
   if (!r) throw new Error("the rig is not up: source <rig dir>/env first");
   const n = Number(values.containers);
@@ -379,6 +398,8 @@ async function main() {
     `\nbursts of ${n} containers (median of ${rounds}; floor = raw event stream)`,
   );
   for (const name of names) {
+    const e = target(name);
+    console.log(`   ${name}: ${e.daemon} (${e.kind} ${e.version})`);
     report(name, "start", results[name].start);
     report(name, "stop", results[name].stop);
   }
