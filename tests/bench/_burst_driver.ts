@@ -2,9 +2,9 @@
 // own process so that the burst's work stays off the measuring process.
 // Each stdin line is a JSON command; each is answered with a JSON line.
 //
-//   deno run -A _burst_driver.ts docker|containerd|cri SOCKET
+//   deno run -A _burst_driver.ts docker|containerd|cri SOCKET DAEMON
 //
-// (containerd and CRI: the rig's primary instances.)
+// (containerd and CRI: the instances the rig's daemon DAEMON serves.)
 //
 // Commands: {"action": "start" | "stop", "ids": [...]}, for containerd
 // with "namespace" (a start is `ctr run -d` of each ID, through the rig's
@@ -13,7 +13,7 @@ import Docker from "dockerode";
 import { mapPool } from "../../engineclient/_async.ts";
 import { Ctr } from "../engines/containerd.ts";
 import { CriTestClient } from "../engines/cri_client.ts";
-import { primary } from "../engines/rig.ts";
+import { served } from "../engines/rig.ts";
 import { stdinLines } from "./_scale.ts";
 
 interface Command {
@@ -22,7 +22,7 @@ interface Command {
   namespace?: string;
 }
 
-const [engine, socket] = Deno.args;
+const [engine, socket, daemon] = Deno.args;
 // Requests in flight at once: enough to keep the engine busy; ctr is a
 // process per call, so fewer of those.
 const CONCURRENCY = engine === "containerd" ? 16 : 64;
@@ -30,9 +30,11 @@ const CONCURRENCY = engine === "containerd" ? 16 : 64;
 const docker = engine === "docker"
   ? new Docker({ socketPath: socket })
   : undefined;
-const cri = engine === "cri" ? CriTestClient.of(primary("cri")) : undefined;
+const cri = engine === "cri"
+  ? CriTestClient.of(served("cri", daemon))
+  : undefined;
 const ctr = engine === "containerd"
-  ? new Ctr(primary("containerd"))
+  ? new Ctr(served("containerd", daemon))
   : undefined;
 
 function act(command: Command, id: string): Promise<unknown> {

@@ -250,6 +250,7 @@ async function round(
     DRIVER,
     name,
     engine.socket(),
+    target(name).daemon,
   ], {});
   const raw = engine.raw();
   const rawAbort = new AbortController();
