@@ -11,12 +11,23 @@
 //   git worktree add /tmp/before <commit before>   # once
 //   deno run -A tests/bench/idle_cost_bench.ts --before /tmp/before \
 //     [--containers 500] [--seconds 300] [--rounds 1] [--no-baseline]
+//     [--daemon NAME]
+//
+// --daemon picks the rig's dockerd (`sid-dockerd`: Docker 28); default:
+// the first.
 //
 // With --rounds R the runs alternate (before, after, before, after, ...).
 import { parseArgs } from "node:util";
 import { delay } from "../../engineclient/_async.ts";
 import { SocketProxy } from "../engines/proxy.ts";
-import { enginePid, primary, rig, uniq } from "../engines/rig.ts";
+import {
+  type EngineInstance,
+  enginePid,
+  primary,
+  rig,
+  served,
+  uniq,
+} from "../engines/rig.ts";
 import { DockerFleet } from "./_docker_fleet.ts";
 import { checkoutRoot, cpuSeconds, JsonChild, median } from "./_scale.ts";
 
@@ -25,6 +36,16 @@ interface Idle {
   dockerdCpu: number;
   watcherCpu: number;
   syncs: number;
+  /** Sessions started again (a lost stream) and stalls, while idle. */
+  resyncs: number;
+  stalls: number;
+}
+
+interface ChildFigures {
+  calls: number;
+  syncs: number;
+  resyncs?: number;
+  stalls?: number;
 }
 
 const CHILD = new URL("./_idle_watcher.ts", import.meta.url).pathname;
@@ -32,8 +53,8 @@ const CHILD = new URL("./_idle_watcher.ts", import.meta.url).pathname;
 async function idleRun(
   root: string,
   seconds: number,
+  engine: EngineInstance,
 ): Promise<Idle> {
-  const engine = primary("docker");
   const dockerd = enginePid(engine);
   await using proxy = new SocketProxy(engine.socket, {
     path: `${rig()!.dir}/${uniq("idle")}.sock`,
@@ -48,14 +69,14 @@ async function idleRun(
     proxy.address,
   ], {});
   try {
-    const ready = await child.next<{ calls: number; syncs: number }>();
+    const ready = await child.next<ChildFigures>();
     const calls0 = proxy.requests.length;
     const d0 = cpuSeconds(dockerd), w0 = cpuSeconds(child.pid);
     await delay(seconds * 1000);
     const d1 = cpuSeconds(dockerd), w1 = cpuSeconds(child.pid);
     const calls1 = proxy.requests.length;
     await child.send("stop");
-    const end = await child.next<{ calls: number; syncs: number }>();
+    const end = await child.next<ChildFigures>();
     if (end.calls - ready.calls !== calls1 - calls0) {
       console.log(
         `(the client counted ${end.calls - ready.calls} calls, the wire ${
@@ -68,6 +89,8 @@ async function idleRun(
       dockerdCpu: d1 - d0,
       watcherCpu: w1 - w0,
       syncs: end.syncs - ready.syncs,
+      resyncs: (end.resyncs ?? 0) - (ready.resyncs ?? 0),
+      stalls: (end.stalls ?? 0) - (ready.stalls ?? 0),
     };
   } finally {
     await child.finish();
@@ -83,6 +106,7 @@ async function main() {
       seconds: { type: "string", default: "300" },
       rounds: { type: "string", default: "1" },
       "no-baseline": { type: "boolean", default: false },
+      daemon: { type: "string" },
     },
   });
   const r = rig();
@@ -92,7 +116,10 @@ async function main() {
   const rounds = Number(values.rounds);
   const after = checkoutRoot();
   const before = values.before ? checkoutRoot(values.before) : undefined;
-  const fleet = new DockerFleet(r.dockerSocket, r.image);
+  const engine = values.daemon
+    ? served("docker", values.daemon)
+    : primary("docker");
+  const fleet = new DockerFleet(engine.socket, r.image);
   try {
     console.log(`starting ${n} containers ...`);
     await fleet.run(n);
@@ -100,7 +127,7 @@ async function main() {
     const baselines: number[] = [];
     for (let round = 0; round < rounds; round++) {
       if (!values["no-baseline"]) {
-        const pid = enginePid(primary("docker"));
+        const pid = enginePid(engine);
         const d0 = cpuSeconds(pid);
         await delay(seconds * 1000);
         baselines.push(cpuSeconds(pid) - d0);
@@ -114,12 +141,14 @@ async function main() {
       ];
       for (const [name, root] of order) {
         if (!root) continue;
-        const idle = await idleRun(root, seconds);
+        const idle = await idleRun(root, seconds, engine);
         runs[name].push(idle);
         console.log(
           `${name}: ${idle.calls} calls, ${idle.syncs} passes, dockerd ${
             idle.dockerdCpu.toFixed(2)
-          } CPU s, watcher ${idle.watcherCpu.toFixed(2)} CPU s`,
+          } CPU s, watcher ${
+            idle.watcherCpu.toFixed(2)
+          } CPU s, ${idle.resyncs} resyncs, ${idle.stalls} stalls`,
         );
       }
     }
