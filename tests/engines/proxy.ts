@@ -25,6 +25,14 @@ export interface ProxyHooks {
   reply?(request: ProxyRequest): string | undefined;
 }
 
+// Conn.write may write part of the buffer (a peer that reads slowly): the
+// rest must follow, or a large response loses bytes and its reader waits.
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let done = 0; done < bytes.length;) {
+    done += await conn.write(bytes.subarray(done));
+  }
+}
+
 const REQUEST_LINE = /^([A-Z]+) (\S+) HTTP\/1\.[01]\r\n/;
 
 /** A proxy in front of an engine's unix socket. */
@@ -100,11 +108,11 @@ export class SocketProxy implements AsyncDisposable {
           const reply = hooks.reply?.(request);
           if (reply !== undefined) {
             answered = true;
-            await client.write(new TextEncoder().encode(reply));
+            await writeAll(client, new TextEncoder().encode(reply));
             continue;
           }
         }
-        await server.write(chunk);
+        await writeAll(server, chunk);
       }
     };
     const down = async () => {
@@ -117,7 +125,7 @@ export class SocketProxy implements AsyncDisposable {
           hooks.onResponse?.(current);
         }
         if (current && hooks.mute?.(current)) continue;
-        await client.write(buf.subarray(0, n));
+        await writeAll(client, buf.subarray(0, n));
       }
     };
     // Either side ending ends both.
