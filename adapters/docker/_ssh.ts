@@ -5,7 +5,6 @@
 import * as http from "node:http";
 import type { Duplex } from "node:stream";
 import ssh2 from "ssh2";
-import dialStdioAgent from "docker-modem/lib/ssh.js";
 import {
   EngineAuthError,
   type EngineError,
@@ -299,14 +298,22 @@ export function connectOptions(
   };
 }
 
-/**
- * An HTTP agent whose connections go through SSH to the remote unix socket
- * `ep.remoteSocket` (OpenSSH's socket forwarding, as podman's connections
- * use): one SSH connection per HTTP connection, ended with it.
- */
-export function socketForwardAgent(
+// A channel of one SSH connection to the host: the remote end of one HTTP
+// connection.
+type OpenChannel = (
+  conn: InstanceType<typeof ssh2.Client>,
+  cb: (err: Error | undefined, stream: Duplex) => void,
+) => void;
+
+// An HTTP agent whose every connection is a new SSH connection with one
+// channel, ended with it. Every failure (connecting, logging in, opening
+// the channel, the channel itself) reaches the request as an error, once:
+// docker-modem's own agent went on with an undefined stream after a failed
+// `exec` and threw outside any promise, which ends a Deno process.
+function channelAgent(
   ep: DockerEndpoint,
   setup: SshSetup,
+  open: OpenChannel,
 ): http.Agent {
   const agent = new http.Agent({ keepAlive: false });
   (agent as unknown as {
@@ -325,15 +332,18 @@ export function socketForwardAgent(
       }
     };
     conn.once("ready", () => {
-      conn.openssh_forwardOutStreamLocal(
-        ep.remoteSocket!,
-        (err: Error | undefined, stream: Duplex) => {
-          if (err) return fail(err);
+      try {
+        open(conn, (err, stream) => {
+          if (err || !stream) {
+            return fail(err ?? new Error("the SSH channel did not open"));
+          }
           done = true;
           stream.once("close", () => conn.end());
-          cb(null, stream as unknown as Duplex);
-        },
-      );
+          cb(null, stream);
+        });
+      } catch (err) {
+        fail(err as Error);
+      }
     });
     conn.on("error", fail);
     conn.connect(connectOptions(ep, setup));
@@ -342,12 +352,48 @@ export function socketForwardAgent(
 }
 
 /**
+ * An HTTP agent whose connections go through SSH to the remote unix socket
+ * `ep.remoteSocket` (OpenSSH's socket forwarding, as podman's connections
+ * use): one SSH connection per HTTP connection, ended with it.
+ */
+export function socketForwardAgent(
+  ep: DockerEndpoint,
+  setup: SshSetup,
+): http.Agent {
+  return channelAgent(
+    ep,
+    setup,
+    (conn, cb) =>
+      conn.openssh_forwardOutStreamLocal(
+        ep.remoteSocket!,
+        cb as (err: Error | undefined, stream: unknown) => void,
+      ),
+  );
+}
+
+/**
+ * An HTTP agent whose connections run `docker system dial-stdio` on the
+ * host through SSH, as the docker CLI does for `ssh://`: one SSH connection
+ * per HTTP connection, ended with it.
+ */
+export function dialStdioAgent(
+  ep: DockerEndpoint,
+  setup: SshSetup,
+): http.Agent {
+  return channelAgent(ep, setup, (conn, cb) =>
+    conn.exec(
+      "docker system dial-stdio",
+      cb as (err: Error | undefined, stream: unknown) => void,
+    ));
+}
+
+/**
  * An HTTP agent for one request to `ep` through SSH: the remote side's
- * `docker system dial-stdio` (docker-modem's own agent, as dockerode uses
- * for `ssh://`), or socket forwarding when the endpoint names a socket.
+ * `docker system dial-stdio`, or socket forwarding when the endpoint names
+ * a socket.
  */
 export function sshAgent(ep: DockerEndpoint, setup: SshSetup): http.Agent {
   return ep.remoteSocket
     ? socketForwardAgent(ep, setup)
-    : dialStdioAgent(connectOptions(ep, setup)) as http.Agent;
+    : dialStdioAgent(ep, setup);
 }

@@ -36,7 +36,7 @@ import {
   parseDockerEndpoint,
 } from "./endpoint.ts";
 import { checkDocker } from "./probe.ts";
-import { prepareSsh, socketForwardAgent, type SshSetup } from "./_ssh.ts";
+import { prepareSsh, sshAgent, type SshSetup } from "./_ssh.ts";
 import type { DockerOptions } from "./options.ts";
 
 export type { DockerOptions } from "./options.ts";
@@ -138,21 +138,15 @@ export class DockerClient
     this.#sshOptions = options.ssh ?? {};
     const ep = this.#endpoint;
     if (ep.protocol === "ssh") {
-      // Keys and known hosts are loaded at the first call (typed errors
-      // then reject it); until then the connection options are empty.
-      this.client = ep.remoteSocket
-        ? new Docker({
-          host: ep.host,
-          port: ep.port,
-          protocol: "http",
-          agent: this.#forwardAgent(),
-        } as Docker.DockerOptions)
-        : new Docker({
-          protocol: "ssh",
-          host: ep.host,
-          port: ep.port,
-          username: ep.user,
-        } as Docker.DockerOptions);
+      // Our own SSH agent (dial-stdio or socket forwarding), with the keys
+      // and known hosts loaded at the first call (typed errors then reject
+      // it): plain HTTP over each SSH channel.
+      this.client = new Docker({
+        host: ep.host,
+        port: ep.port,
+        protocol: "http",
+        agent: this.#sshAgent(),
+      } as Docker.DockerOptions);
       return;
     }
     this.client = new Docker({
@@ -169,14 +163,14 @@ export class DockerClient
     } as Docker.DockerOptions);
   }
 
-  // An agent forwarding each connection to the remote socket, with the
-  // SSH settings loaded by the first call.
-  #forwardAgent(): http.Agent {
+  // An agent of SSH connections to the host (dial-stdio, or forwarding to
+  // the remote socket), with the SSH settings loaded by the first call.
+  #sshAgent(): http.Agent {
     const agent = new http.Agent({ keepAlive: false });
     (agent as unknown as { createConnection: unknown }).createConnection = (
       ...args: unknown[]
     ) => {
-      const inner = socketForwardAgent(this.#endpoint, this.#ssh!);
+      const inner = sshAgent(this.#endpoint, this.#ssh!);
       return (inner as unknown as {
         createConnection: (...a: unknown[]) => unknown;
       }).createConnection(...args);
@@ -431,11 +425,6 @@ export class DockerClient
     if (ep.socketPath) assertSocketAccess(ep.socketPath, { engine: this.type });
     if (ep.protocol === "ssh") {
       this.#ssh = prepareSsh(ep, this.#sshOptions, this.type);
-      // Set after construction: docker-modem's defaults (from an ssh://
-      // DOCKER_HOST) would otherwise overwrite these.
-      (this.client.modem as { sshOptions?: unknown }).sshOptions = {
-        ...this.#ssh.sshOptions,
-      };
     }
     this.#accessChecked = true;
   }

@@ -101,11 +101,12 @@ async function keygen(path: string): Promise<string> {
 
 /**
  * Starts sshd on 127.0.0.1 (a free port) in a new folder under `parent`,
- * whose sessions reach the Docker API at `dockerSocket`.
+ * whose sessions reach the Docker API at `dockerSocket`; `maxSessions: 0`
+ * makes it refuse every session channel (and so `exec`) after the login.
  */
 export async function startSshd(
   parent: string,
-  options: { dockerSocket: string },
+  options: { dockerSocket: string; maxSessions?: number },
 ): Promise<TestSshd> {
   const dir = await Deno.makeTempDir({ dir: parent, prefix: "sshd-" });
   const port = freePort();
@@ -146,6 +147,9 @@ export async function startSshd(
       "PrintMotd no",
       "Subsystem none /bin/false",
       `SetEnv DOCKER_HOST=unix://${options.dockerSocket} HOME=${dir}/home`,
+      ...(options.maxSessions !== undefined
+        ? [`MaxSessions ${options.maxSessions}`]
+        : []),
       "",
     ].join("\n"),
   );

@@ -281,3 +281,28 @@ integrationTest(
     assert(EnginePermissionError.name === "EnginePermissionError");
   },
 );
+
+integrationTest(
+  "docker over ssh: a host that refuses the dial-stdio channel fails the call with an error naming the endpoint",
+  async (rig) => {
+    // sshd logs the user in, then refuses the session channel `exec`
+    // needs: the failure reaches the call as an error naming the endpoint.
+    await using sshd = await startSshd(rig.dir, {
+      dockerSocket: rig.dockerSocket,
+      maxSessions: 0,
+    });
+    const target = sshTarget(sshd);
+    const client = new DockerClient(target.endpoint, target.options);
+    try {
+      const err = await client.list().then(() => undefined, (e) => e);
+      assert(err instanceof Error, "the list is refused");
+      assert(
+        err.message.includes(`127.0.0.1:${sshd.port}`),
+        `the error names the endpoint: ${err.message}`,
+      );
+    } finally {
+      await client.close();
+    }
+    await assertRejects(() => probeDocker(target.endpoint, target.options));
+  },
+);
