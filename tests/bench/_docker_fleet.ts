@@ -69,8 +69,11 @@ export class DockerFleet {
     return ids;
   }
 
-  /** Removes every container made, through the engine. */
+  /** Removes every container made, through the engine, saying so. */
   async removeAll(): Promise<void> {
+    if (this.ids.length) {
+      console.log(`removing ${this.ids.length} containers ...`);
+    }
     await mapPool(
       this.ids.splice(0),
       (id) =>

@@ -143,3 +143,10 @@ export function watchTaskArgs(root: string): string[] {
     `${path}cli/mod.ts`,
   ];
 }
+
+/** Prints the machine's load average: the figures above depend on it. */
+export function printLoadAverage(): void {
+  console.log(
+    `   load average: ${Deno.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
+  );
+}

@@ -40,7 +40,13 @@ import {
   served,
 } from "../engines/rig.ts";
 import { DockerFleet } from "./_docker_fleet.ts";
-import { JsonChild, median, percentile, within } from "./_scale.ts";
+import {
+  JsonChild,
+  median,
+  percentile,
+  printLoadAverage,
+  within,
+} from "./_scale.ts";
 
 // The daemon given with --daemon, if any.
 let daemon: string | undefined;
@@ -409,9 +415,7 @@ async function main() {
       errors.length === 0 ? "yes" : `NO\n     ${errors.join("\n     ")}`
     }`,
   );
-  console.log(
-    `   load average: ${Deno.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
-  );
+  printLoadAverage();
 }
 
 if (import.meta.main) await main();

@@ -14,6 +14,7 @@ import { watchDocker } from "../../docker.ts";
 import { primary, rig } from "../engines/rig.ts";
 import { docker, DockerCli } from "../engines/docker.ts";
 import { EventRecorder } from "../integration/_recorder.ts";
+import { printLoadAverage } from "./_scale.ts";
 
 const CONCURRENCY = Number(Deno.env.get("WW_BENCH_CONCURRENCY") ?? 8);
 
@@ -187,9 +188,7 @@ async function main() {
         percentile(st, 0.99).toFixed(2)
       }  (target: pause/unpause + one inspect round trip ≈ ${rtt.toFixed(2)})`,
     );
-    console.log(
-      `   load average: ${Deno.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
-    );
+    printLoadAverage();
   } finally {
     console.log(`\nremoving ${ids.length} containers ...`);
     for (let i = 0; i < ids.length; i += 50) {

@@ -29,7 +29,13 @@ import {
   uniq,
 } from "../engines/rig.ts";
 import { DockerFleet } from "./_docker_fleet.ts";
-import { checkoutRoot, cpuSeconds, JsonChild, median } from "./_scale.ts";
+import {
+  checkoutRoot,
+  cpuSeconds,
+  JsonChild,
+  median,
+  printLoadAverage,
+} from "./_scale.ts";
 
 interface Idle {
   calls: number;
@@ -183,11 +189,8 @@ async function main() {
         } × (target: calls O(1) per pass: ≤ 1 per pass + events)`,
       );
     }
-    console.log(
-      `   load average: ${Deno.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
-    );
+    printLoadAverage();
   } finally {
-    console.log(`removing ${fleet.ids.length} containers ...`);
     await fleet.removeAll();
   }
 }

@@ -23,6 +23,7 @@ import {
   JsonChild,
   lines,
   mb,
+  printLoadAverage,
   rssBytes,
   watchTaskArgs,
   within,
@@ -198,14 +199,11 @@ async function main() {
         growth(first.cliRss, last.cliRss)
       } (≤ 10 %)`,
     );
-    console.log(
-      `   load average: ${Deno.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
-    );
+    printLoadAverage();
   } finally {
     await library.send("stop").catch(() => {});
     await library.finish();
     await cli.stop();
-    console.log(`removing ${fleet.ids.length} containers ...`);
     await fleet.removeAll();
   }
 }

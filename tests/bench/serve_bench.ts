@@ -20,6 +20,7 @@ import { startAgent } from "../../serve/mod.ts";
 import { rig } from "../engines/rig.ts";
 import { docker } from "../engines/docker.ts";
 import { memFleet } from "../serve/_mem_fleet.ts";
+import { printLoadAverage } from "./_scale.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const enc = new TextEncoder();
@@ -368,9 +369,7 @@ async function latency(rounds = 200) {
       }  (target p50 ≤ 5, p99 ≤ 20)`,
     );
     console.log(`   start (${start.length}, one inspect each): ${fmt(start)}`);
-    console.log(
-      `   load average: ${Deno.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
-    );
+    printLoadAverage();
   } finally {
     await sse.close();
     await rawReader.cancel().catch(() => {});

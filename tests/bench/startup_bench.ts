@@ -11,7 +11,7 @@
 import { parseArgs } from "node:util";
 import { rig } from "../engines/rig.ts";
 import { DockerFleet } from "./_docker_fleet.ts";
-import { checkoutRoot, median } from "./_scale.ts";
+import { checkoutRoot, median, printLoadAverage } from "./_scale.ts";
 
 async function timed(
   cmd: string,
@@ -122,11 +122,8 @@ async function main() {
         median(loads).toFixed(0)
       } ms (deno eval 'import "dockerode"' − deno eval 0)`,
     );
-    console.log(
-      `   load average: ${Deno.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
-    );
+    printLoadAverage();
   } finally {
-    console.log(`removing ${fleet.ids.length} containers ...`);
     await fleet.removeAll();
   }
 }
