@@ -52,3 +52,31 @@ export function taskPermissions(
       return `${w.slice(0, eq)}=${list.map(expand).join(",")}`;
     });
 }
+
+/** What a finished command printed, decoded, and its exit code. */
+export interface CommandOutput {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `command` to its end (stdout and stderr piped) and decodes both. */
+export async function outputOf(command: Deno.Command): Promise<CommandOutput> {
+  const out = await command.output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+/**
+ * A new temp folder under /run (or the user's runtime folder): the watch
+ * task may open sockets there.
+ */
+export async function runtimeDir(): Promise<string> {
+  const base = Deno.env.get("XDG_RUNTIME_DIR") ??
+    (Deno.uid() === 0 ? "/run" : undefined);
+  if (!base) throw new Error("no /run folder this user may write");
+  return await Deno.makeTempDir({ dir: base, prefix: "ww-toy." });
+}

@@ -21,6 +21,7 @@
 import { envValue } from "../../engineclient/_env.ts";
 import type { DockerTlsOptions } from "./endpoint.ts";
 import { DEFAULT_DOCKER_ENDPOINT, DOCKER_ENDPOINT_ENV } from "./endpoint.ts";
+import { readOptional } from "./_files.ts";
 
 /**
  * The name of the context that is not stored: `DOCKER_HOST`, else the
@@ -116,16 +117,6 @@ async function sha256Hex(text: string): Promise<string> {
   );
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0"))
     .join("");
-}
-
-/** A file's text; undefined when it does not exist. Other failures throw. */
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw err;
-  }
 }
 
 interface Meta {

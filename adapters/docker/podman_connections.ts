@@ -18,6 +18,7 @@
  */
 
 import { envValue } from "../../engineclient/_env.ts";
+import { readOptional } from "./_files.ts";
 
 /**
  * A podman connection.
@@ -76,15 +77,6 @@ export function podmanConfigDir(
   if (xdg) return `${xdg}/containers`;
   const home = env("HOME");
   return home ? `${home}/.config/containers` : undefined;
-}
-
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw err;
-  }
 }
 
 function unquote(key: string): string {

@@ -4,40 +4,29 @@
 // built-in's — under the watch task's exact permissions.
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { serveToyEngine } from "../../examples/toy_engine.ts";
-import { taskPermissions } from "../_task.ts";
+import { outputOf, runtimeDir, taskPermissions } from "../_task.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
 async function runCli(args: string[], env: Record<string, string>) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...taskPermissions("watch", {
-        INIT_CWD: ROOT,
-        HOME: Deno.env.get("HOME"),
-      }),
-      `${ROOT}/cli/mod.ts`,
-      ...args,
-    ],
-    cwd: ROOT,
-    env: { NO_COLOR: "1", INIT_CWD: ROOT, ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
-
-// Under /run (or the user's runtime folder): the task may open sockets there.
-async function runtimeDir(): Promise<string> {
-  const base = Deno.env.get("XDG_RUNTIME_DIR") ??
-    (Deno.uid() === 0 ? "/run" : undefined);
-  if (!base) throw new Error("no /run folder this user may write");
-  return await Deno.makeTempDir({ dir: base, prefix: "ww-toy." });
+  return await outputOf(
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...taskPermissions("watch", {
+          INIT_CWD: ROOT,
+          HOME: Deno.env.get("HOME"),
+        }),
+        `${ROOT}/cli/mod.ts`,
+        ...args,
+      ],
+      cwd: ROOT,
+      env: { NO_COLOR: "1", INIT_CWD: ROOT, ...env },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }),
+  );
 }
 
 Deno.test("cli: --adapter loads a third-party adaptor; its engine is found by its own environment variable", async () => {

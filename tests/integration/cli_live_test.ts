@@ -5,17 +5,9 @@
 import { assertEquals, assertMatch } from "../_assert.ts";
 import { serveToyEngine, type ToyEngine } from "../../examples/toy_engine.ts";
 import { ChildLines } from "./_lines.ts";
-import { taskPermissions } from "../_task.ts";
+import { runtimeDir, taskPermissions } from "../_task.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
-
-// Under /run (or the user's runtime folder): the task may open sockets there.
-async function runtimeDir(): Promise<string> {
-  const base = Deno.env.get("XDG_RUNTIME_DIR") ??
-    (Deno.uid() === 0 ? "/run" : undefined);
-  if (!base) throw new Error("no /run folder this user may write");
-  return await Deno.makeTempDir({ dir: base, prefix: "ww-toy." });
-}
 
 Deno.test("cli live: waits for an engine, announces it when it appears, reports it gone with its exits", async () => {
   const dir = await runtimeDir();

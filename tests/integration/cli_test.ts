@@ -15,7 +15,7 @@ import {
   uniq,
 } from "../engines/rig.ts";
 import type { Truth } from "../engines/truth.ts";
-import { taskPermissions as permissionsOf } from "../_task.ts";
+import { outputOf, taskPermissions as permissionsOf } from "../_task.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -39,12 +39,7 @@ function cli(args: string[]): Deno.Command {
 }
 
 async function runCli(args: string[]) {
-  const out = await cli(args).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
+  return await outputOf(cli(args));
 }
 
 function jsonLines(text: string): Record<string, unknown>[] {

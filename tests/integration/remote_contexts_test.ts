@@ -14,7 +14,7 @@ import { AddedDockerd, primaryDocker } from "../engines/docker.ts";
 import { integrationTest, uniq } from "../engines/rig.ts";
 import { startSshd } from "../engines/sshd.ts";
 import { makeTestCerts } from "../engines/tls.ts";
-import { taskPermissions } from "../_task.ts";
+import { outputOf, taskPermissions } from "../_task.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const PATH = "/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -52,25 +52,22 @@ async function watchCli(home: string, args: string[]) {
     HOME: home,
     NO_COLOR: "1",
   };
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...taskPermissions("watch", { ...env, INIT_CWD: ROOT }),
-      `${ROOT}cli/mod.ts`,
-      ...args,
-    ],
-    cwd: ROOT,
-    clearEnv: true,
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
+  return await outputOf(
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...taskPermissions("watch", { ...env, INIT_CWD: ROOT }),
+        `${ROOT}cli/mod.ts`,
+        ...args,
+      ],
+      cwd: ROOT,
+      clearEnv: true,
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }),
+  );
 }
 
 integrationTest(

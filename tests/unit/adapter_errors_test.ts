@@ -13,6 +13,7 @@ import {
   EngineNotFoundError,
   NotAnEngineError,
 } from "../../mod.ts";
+import { outputOf } from "../_task.ts";
 
 const ADAPTERS: EngineAdapter[] = [
   dockerAdapter,
@@ -111,17 +112,14 @@ async function runRestricted(code: string, permissions: string[]) {
   const script = await Deno.makeTempFile({ dir: ROOT, suffix: "_test.ts" });
   try {
     await Deno.writeTextFile(script, code);
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-check", ...permissions, script],
-      cwd: ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    return {
-      code: out.code,
-      stdout: new TextDecoder().decode(out.stdout),
-      stderr: new TextDecoder().decode(out.stderr),
-    };
+    return await outputOf(
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "--no-check", ...permissions, script],
+        cwd: ROOT,
+        stdout: "piped",
+        stderr: "piped",
+      }),
+    );
   } finally {
     await Deno.remove(script);
   }
